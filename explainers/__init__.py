@@ -1,0 +1,1 @@
+"""Explainer adapters; importing this package registers them all."""

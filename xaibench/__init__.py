@@ -1,0 +1,49 @@
+"""xaibench: a benchmark suite for explanations of transformer text classifiers.
+
+Public interface (see ../shared/API.md and README): ``load_model``, ``load_dataset``,
+``get_explainer``, ``get_metric``, ``list_explainers``, ``list_metrics``, ``list_models``,
+``list_datasets``, ``attribution_from_scores``, ``plot_attention``, ``plot_attribution``.
+
+Attributes are imported lazily so that the pytest plugin (loaded in every pytest session of an
+environment with xaibench installed) does not import torch until a benchmark needs it.
+"""
+from __future__ import annotations
+
+import importlib
+
+__version__ = "0.1.0"
+
+_LAZY = {
+    "load_model": ("xaibench.loading", "load_model"),
+    "Classifier": ("xaibench.model", "Classifier"),
+    "load_dataset": ("xaibench.datasets", "load_dataset"),
+    "Dataset": ("xaibench.datasets", "Dataset"),
+    "Attribution": ("xaibench.records", "Attribution"),
+    "Example": ("xaibench.records", "Example"),
+    "Unit": ("xaibench.records", "Unit"),
+    "get_explainer": ("xaibench.api", "get_explainer"),
+    "get_metric": ("xaibench.api", "get_metric"),
+    "list_explainers": ("xaibench.api", "list_explainers"),
+    "list_metrics": ("xaibench.api", "list_metrics"),
+    "list_models": ("xaibench.api", "list_models"),
+    "list_datasets": ("xaibench.api", "list_datasets"),
+    "attribution_from_scores": ("xaibench.api", "attribution_from_scores"),
+    "plot_attention": ("xaibench.plots", "plot_attention"),
+    "plot_attribution": ("xaibench.plots", "plot_attribution"),
+}
+
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name: str):
+    try:
+        module, attr = _LAZY[name]
+    except KeyError:
+        raise AttributeError(f"module 'xaibench' has no attribute {name!r}") from None
+    value = getattr(importlib.import_module(module), attr)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY))

@@ -1,0 +1,50 @@
+"""``load_model``: a built-in model name, a Hugging Face hub id, or a local folder -> ``Classifier``."""
+from __future__ import annotations
+
+import os
+
+from . import registry
+from .model import Classifier
+
+
+def load_model(
+    name_or_path: str,
+    device: str | None = "cpu",
+    *,
+    trust_remote_code: bool = False,
+    progress: bool = True,
+    **options,
+) -> Classifier:
+    """Load a sequence classifier.
+
+    - A built-in name (``xb.list_models()``): trained on first use (progress bar), cached under the
+      cache root, reproducible from its recipe.
+    - A local folder or hub id: ``AutoModelForSequenceClassification.from_pretrained``. Remote code
+      never runs unless ``trust_remote_code=True``.
+    ``options`` go to ``Classifier`` (``max_length``, ``token_budget``, ``target_std``...).
+    """
+    from . import zoo  # noqa: F401  (registers the built-in models)
+
+    if name_or_path in registry.models:
+        folder = registry.models.create(name_or_path).ensure_built(progress=progress)
+        return from_folder(str(folder), device=device, name=name_or_path, **options)
+    if not os.path.isdir(str(name_or_path)) and "/" not in str(name_or_path):
+        # Neither a folder nor an owner/name hub id: most likely a mistyped built-in name.
+        registry.models.factory(name_or_path)
+    return from_folder(str(name_or_path), device=device, name=str(name_or_path),
+                       trust_remote_code=trust_remote_code, **options)
+
+
+def from_folder(path: str, device=None, name: str | None = None, trust_remote_code: bool = False, **options) -> Classifier:
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(path, use_fast=True, trust_remote_code=trust_remote_code)
+    hf_model = AutoModelForSequenceClassification.from_pretrained(path, trust_remote_code=trust_remote_code)
+    info = {"path": path}
+    card = os.path.join(path, "xaibench_card.json")
+    if os.path.isfile(card):
+        import json
+
+        with open(card, encoding="utf-8") as fh:
+            info["card"] = json.load(fh)
+    return Classifier(hf_model, tokenizer, name=name or path, device=device, info=info, **options)

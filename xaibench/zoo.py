@@ -1,0 +1,1 @@
+"""Built-in models (registered by name). Placeholder: filled by the training recipes."""
