@@ -6,8 +6,8 @@ Social Media Text", ICWSM. Files ``amazonReviewSnippets_GroundTruth.txt`` (3,708
 vendored in ``datasets/data/`` under the MIT licence (``LICENSE-vaderSentiment.txt``); each row is
 ``id<TAB>mean rating of ~20 human raters in [-4, 4]<TAB>sentence``.
 
-Binary label rule: rating > 0.5 -> positive (1), rating < -0.5 -> negative (0), otherwise dropped
-(12,986 sentences kept). Splits by id hash: 80% train / 8% validation / 12% test.
+Binary label rule: rating > 0.5 -> positive (1), rating < -0.5 -> negative (0), otherwise dropped;
+repeated sentences are kept once (12,976 sentences). Splits by id hash: 80% train / 8% validation / 12% test.
 """
 from __future__ import annotations
 
@@ -43,13 +43,14 @@ def rated_sentences() -> tuple[tuple[str, float, str], ...]:
 
 @registry.datasets.register("reviews-en")
 def reviews_en(threshold: float = 0.5) -> Dataset:
-    examples = [
-        Example(rid, text, 1 if rating > threshold else 0)
-        for rid, rating, text in rated_sentences()
-        if abs(rating) > threshold
-    ]
+    # A few sentences occur twice in the source files; keep the first so none can sit in both
+    # train and test.
+    examples: dict[str, Example] = {}
+    for rid, rating, text in rated_sentences():
+        if abs(rating) > threshold and text not in examples:
+            examples[text] = Example(rid, text, 1 if rating > threshold else 0)
     return Dataset(
-        name="reviews-en", examples=examples, label_names=["negative", "positive"],
+        name="reviews-en", examples=list(examples.values()), label_names=["negative", "positive"],
         language="en", source="vaderSentiment 3.3.2 sdist (hutto_ICWSM_2014), vendored",
         citation=CITATION,
         info={"split_fractions": SPLIT_FRACTIONS, "split_salt": "reviews-en", "split": True},

@@ -1,0 +1,159 @@
+"""Run configuration: profiles, ``[tool.xaibench]`` in pyproject.toml, and ``--xb-*`` options.
+
+Precedence: command line > ``[tool.xaibench]`` of the project being benchmarked > profile defaults.
+Every option is validated here, before any model is loaded, with one clear sentence per problem.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field
+
+from .errors import OptionError
+
+# The built-in tasks: each dataset with the model trained on it.
+BUILTIN_TASKS = {"reviews-en": "minilm-reviews-en", "reviews-zh": "charbert-reviews-zh"}
+
+FAITHFULNESS_METRICS = ["comprehensiveness", "sufficiency", "deletion_auc", "insertion_auc", "loo_correlation"]
+ALL_EXPLAINERS = ["random", "attention", "attention_rollout", "saliency", "grad_x_input",
+                  "integrated_gradients", "lime", "shap", "occlusion"]
+
+# Explainer settings per profile: smoke keeps the cheap end of each method's range so CI stays fast.
+PROFILES = {
+    "smoke": {
+        "n": 16,
+        "datasets": ["reviews-en", "reviews-zh"],
+        "explainers": {"integrated_gradients": {"n_steps": 16}, "lime": {"n_samples": 200},
+                       "shap": {"max_evals": 100}},
+    },
+    "quick": {"n": 200, "datasets": ["reviews-en", "reviews-zh"], "explainers": {}},
+    "full": {"n": None, "datasets": ["reviews-en", "reviews-zh"], "explainers": {}},
+}
+
+
+@dataclass(frozen=True)
+class Task:
+    """One (dataset, model) pair of the matrix."""
+
+    dataset: str
+    model: str
+
+    @property
+    def label(self) -> str:
+        return f"{self.dataset}|{self.model}"
+
+
+@dataclass
+class RunConfig:
+    profile: str = "smoke"
+    tasks: list[Task] = field(default_factory=list)
+    explainers: dict[str, dict] = field(default_factory=dict)
+    metrics: list[str] = field(default_factory=list)
+    n: int | None = 16
+    seed: int = 0
+    devices: list[str] = field(default_factory=lambda: ["cpu"])
+    out: str | None = None
+    compare: str | None = None
+    tolerance: float | None = None
+    use_cache: bool = True
+    encoding: str = "utf-8"
+    trust_remote_code: bool = False
+
+    def to_dict(self) -> dict:
+        d = dataclasses.asdict(self)
+        d["tasks"] = [dataclasses.asdict(t) for t in self.tasks]
+        return d
+
+
+def _split_list(value) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, (list, tuple)):
+        items = [str(v) for v in value]
+    else:
+        items = str(value).split(",")
+    return [s.strip() for s in items if s.strip()]
+
+
+def resolve(cli: dict, file_options: dict | None = None) -> RunConfig:
+    """Merge command-line options (``None`` = not given) over ``[tool.xaibench]`` over the profile."""
+    from . import registry
+    from .api import _load_plugins
+
+    _load_plugins()
+    opts = {k: v for k, v in (file_options or {}).items()}
+    opts.update({k: v for k, v in cli.items() if v not in (None, [], "")})
+    profile = str(opts.get("profile", "smoke"))
+    if profile not in PROFILES:
+        raise OptionError(f"--xb-profile must be one of {', '.join(PROFILES)}; got {profile!r}")
+    base = PROFILES[profile]
+
+    datasets = _split_list(opts.get("dataset")) or list(base["datasets"])
+    models = _split_list(opts.get("model"))
+    for d in datasets:
+        if d not in registry.datasets and not os.path.exists(d):
+            registry.datasets.factory(d)  # raises "unknown dataset ...; did you mean ..."
+    if models:
+        tasks = [Task(d, m) for d in datasets for m in models]
+    else:
+        missing = [d for d in datasets if d not in BUILTIN_TASKS]
+        if missing:
+            raise OptionError(f"--xb-dataset {missing[0]!r} has no built-in model; pass --xb-model "
+                              "(a built-in name, hub id or local folder)")
+        tasks = [Task(d, BUILTIN_TASKS[d]) for d in datasets]
+    for m in models:
+        if m not in registry.models and not os.path.isdir(m) and "/" not in m:
+            registry.models.factory(m)
+
+    explainer_names = _split_list(opts.get("explainers")) or [e for e in ALL_EXPLAINERS if e in registry.explainers]
+    for name in explainer_names:
+        registry.explainers.factory(name)
+    settings = {name: dict(base["explainers"].get(name, {})) for name in explainer_names}
+    for name, params in (opts.get("explainer_params") or {}).items():
+        settings.setdefault(name, {}).update(params)
+
+    metric_names = _split_list(opts.get("metrics")) or [m for m in FAITHFULNESS_METRICS if m in registry.metrics]
+    for name in metric_names:
+        registry.metrics.factory(name)
+
+    n = opts.get("n", base["n"])
+    if n is not None and str(n).lower() not in ("all", "none"):
+        try:
+            n = int(n)
+        except (TypeError, ValueError):
+            raise OptionError(f"--xb-n must be a positive integer or 'all'; got {n!r}") from None
+        if n <= 0:
+            raise OptionError(f"--xb-n must be a positive integer or 'all'; got {n}")
+    else:
+        n = None
+    try:
+        seed = int(opts.get("seed", 0))
+    except (TypeError, ValueError):
+        raise OptionError(f"--xb-seed must be an integer; got {opts.get('seed')!r}") from None
+    devices = _split_list(opts.get("device")) or ["cpu"]
+    for dev in devices:
+        if dev not in ("cpu", "cuda", "auto") and not dev.startswith("cuda:"):
+            raise OptionError(f"--xb-device must be cpu, cuda, cuda:N or a comma list of them; got {dev!r}")
+    tolerance = opts.get("tolerance")
+    if tolerance is not None:
+        tolerance = float(tolerance)
+        if tolerance < 0:
+            raise OptionError(f"--xb-tolerance must be >= 0; got {tolerance}")
+    return RunConfig(
+        profile=profile, tasks=tasks, explainers=settings, metrics=metric_names, n=n, seed=seed,
+        devices=devices, out=opts.get("out"), compare=opts.get("compare"), tolerance=tolerance,
+        use_cache=not bool(opts.get("no_cache", False)), encoding=str(opts.get("encoding", "utf-8")),
+        trust_remote_code=bool(opts.get("trust_remote_code", False)),
+    )
+
+
+def read_pyproject_options(rootdir: str) -> dict:
+    """``[tool.xaibench]`` of ``rootdir/pyproject.toml`` (empty if absent)."""
+    path = os.path.join(rootdir, "pyproject.toml")
+    if not os.path.isfile(path):
+        return {}
+    import tomllib
+
+    with open(path, "rb") as fh:
+        data = tomllib.load(fh)
+    return dict(data.get("tool", {}).get("xaibench", {}))

@@ -1,0 +1,71 @@
+"""What produced a run: versions, code state, data and model identity, machine, command line."""
+from __future__ import annotations
+
+import importlib.metadata as md
+import os
+import platform
+import subprocess
+import sys
+import time
+
+PACKAGES = ["xaibench", "torch", "transformers", "tokenizers", "captum", "lime", "shap", "numpy", "scipy",
+            "pandas", "scikit-learn", "pytest"]
+
+
+def package_versions() -> dict[str, str | None]:
+    out = {"python": platform.python_version()}
+    for name in PACKAGES:
+        try:
+            out[name] = md.version(name)
+        except md.PackageNotFoundError:
+            out[name] = None
+    return out
+
+
+def git_state(folder: str) -> dict:
+    def run(*args):
+        return subprocess.run(["git", *args], cwd=folder, capture_output=True, text=True, timeout=10)
+
+    try:
+        commit = run("rev-parse", "HEAD")
+        if commit.returncode != 0:
+            return {"commit": None, "dirty": None}
+        dirty = run("status", "--porcelain", "--untracked-files=no")
+        return {"commit": commit.stdout.strip(), "dirty": bool(dirty.stdout.strip())}
+    except (OSError, subprocess.SubprocessError):
+        return {"commit": None, "dirty": None}
+
+
+def cpu_name() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def machine() -> dict:
+    import torch
+
+    info = {"platform": platform.platform(), "cpu": cpu_name(), "cpu_count": os.cpu_count(),
+            "torch_threads": torch.get_num_threads(), "cuda_available": torch.cuda.is_available()}
+    if torch.cuda.is_available():
+        info["gpu"] = torch.cuda.get_device_name(0)
+    return info
+
+
+def collect(config: dict, rootdir: str, models: dict, datasets: dict, started: float) -> dict:
+    return {
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "wall_seconds": round(time.time() - started, 3),
+        "command_line": sys.argv,
+        "config": config,
+        "packages": package_versions(),
+        "git": git_state(rootdir),
+        "machine": machine(),
+        "models": models,
+        "datasets": datasets,
+    }

@@ -1,0 +1,133 @@
+"""Turn per-example rows into the run folder's tables (formats in ../shared/API.md).
+
+- ``per_example.csv``: one row per (dataset, model, explainer, metric, example_id).
+- ``summary.csv``: one row per (dataset, model, explainer, metric): mean over finite values,
+  95% percentile-bootstrap CI (``scipy.stats.bootstrap``, seeded), n, failures, the random-ordering
+  reference mean, direction.
+- ``summary.md``: one table per task, explainers x metrics, "mean ± CI half-width", arrows for
+  direction, the best mean per column in bold.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+SUMMARY_COLUMNS = ["dataset", "model", "explainer", "metric", "mean", "ci_low", "ci_high", "n",
+                   "n_failed", "random_reference", "higher_is_better", "device"]
+
+
+def bootstrap_ci(values: np.ndarray, seed: int = 0, n_resamples: int = 2000) -> tuple[float, float]:
+    """95% percentile bootstrap interval of the mean; degenerate samples give (mean, mean)."""
+    values = np.asarray(values, dtype=float)
+    if len(values) == 0:
+        return (math.nan, math.nan)
+    if len(values) < 2 or np.ptp(values) == 0:
+        m = float(values.mean())
+        return (m, m)
+    from scipy.stats import bootstrap
+
+    res = bootstrap((values,), np.mean, confidence_level=0.95, n_resamples=n_resamples, method="percentile",
+                    rng=np.random.default_rng(seed))
+    return (float(res.confidence_interval.low), float(res.confidence_interval.high))
+
+
+def summarize(per_example: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
+    """The long summary table from per-example rows."""
+    if per_example.empty:
+        return pd.DataFrame(columns=SUMMARY_COLUMNS)
+    rows = []
+    keys = ["dataset", "model", "explainer", "metric", "device"]
+    for key, group in per_example.groupby(keys, sort=False, dropna=False):
+        values = group["value"].to_numpy(dtype=float)
+        finite = values[np.isfinite(values)]
+        low, high = bootstrap_ci(finite, seed=seed)
+        ref = group["random_reference"].to_numpy(dtype=float) if "random_reference" in group else np.array([])
+        ref = ref[np.isfinite(ref)]
+        hib = group["higher_is_better"].dropna()
+        rows.append({
+            **dict(zip(keys, key)),
+            "mean": float(finite.mean()) if len(finite) else math.nan,
+            "ci_low": low, "ci_high": high, "n": int(len(finite)),
+            "n_failed": int((group["status"] == "error").sum()),
+            "random_reference": float(ref.mean()) if len(ref) else math.nan,
+            "higher_is_better": bool(hib.iloc[0]) if len(hib) else None,
+        })
+    return pd.DataFrame(rows)[SUMMARY_COLUMNS]
+
+
+def _arrow(higher_is_better) -> str:
+    if higher_is_better is None or (isinstance(higher_is_better, float) and math.isnan(higher_is_better)):
+        return ""
+    return " ↑" if higher_is_better else " ↓"
+
+
+def markdown_tables(summary: pd.DataFrame, cost: pd.DataFrame | None = None) -> str:
+    """One Markdown table per (dataset, model): rows explainers, columns metrics; best in bold."""
+    if summary.empty:
+        return "_no results_\n"
+    parts = []
+    for (dataset, model, device), task in summary.groupby(["dataset", "model", "device"], sort=False):
+        metrics = list(dict.fromkeys(task["metric"]))
+        explainers = list(dict.fromkeys(task["explainer"]))
+        table = pd.DataFrame(index=explainers)
+        for metric in metrics:
+            rows = task[task["metric"] == metric].set_index("explainer")
+            hib = rows["higher_is_better"].dropna()
+            hib = bool(hib.iloc[0]) if len(hib) else None
+            means = rows["mean"].astype(float)
+            best = (means.idxmax() if hib else means.idxmin()) if hib is not None and means.notna().any() else None
+            col = {}
+            for e in explainers:
+                if e not in rows.index:
+                    col[e] = ""
+                    continue
+                r = rows.loc[e]
+                cell = _format_mean_ci(r["mean"], r["ci_low"], r["ci_high"])
+                if r["n_failed"]:
+                    cell += f" ({int(r['n_failed'])} failed)"
+                col[e] = f"**{cell}**" if e == best and len(explainers) > 1 else cell
+            table[f"{metric}{_arrow(hib)}"] = pd.Series(col)
+            refs = rows["random_reference"].astype(float)
+            if refs.notna().any():
+                table.loc["(random ordering)", f"{metric}{_arrow(hib)}"] = f"{refs.mean():.3f}"
+        if cost is not None and not cost.empty:
+            c = cost[(cost["dataset"] == dataset) & (cost["model"] == model)].set_index("explainer")
+            for col_name, fmt in (("ms_per_example", "{:.1f}"), ("forward_per_example", "{:.1f}"),
+                                  ("backward_per_example", "{:.1f}")):
+                if col_name in c:
+                    table[col_name] = pd.Series({e: fmt.format(c.loc[e, col_name]) for e in explainers if e in c.index})
+        table = table.fillna("")
+        n = int(task["n"].max()) if len(task) else 0
+        suffix = "" if device == "cpu" else f", device {device}"
+        parts.append(f"### {dataset} · {model}{suffix} (n = {n})\n\n"
+                     + table.to_markdown(tablefmt="pipe") + "\n")
+    legend = ("\nmean ± half-width of the 95% bootstrap CI over examples; ↑ higher is better, ↓ lower is "
+              "better; bold = best explainer per column; '(random ordering)' = the same metric for random "
+              "unit orderings of the same examples.\n")
+    return "\n".join(parts) + legend
+
+
+def _format_mean_ci(mean, low, high) -> str:
+    if mean is None or not np.isfinite(mean):
+        return "n/a"
+    if not (np.isfinite(low) and np.isfinite(high)):
+        return f"{mean:.3f}"
+    return f"{mean:.3f} ± {(high - low) / 2:.3f}"
+
+
+def cost_table(attribution_rows: list[dict]) -> pd.DataFrame:
+    """Mean cost per explained example for each (dataset, model, explainer)."""
+    if not attribution_rows:
+        return pd.DataFrame(columns=["dataset", "model", "explainer", "ms_per_example"])
+    flat = pd.DataFrame([{"dataset": r["dataset"], "model": r["model"], "explainer": r["explainer"],
+                          "device": r.get("device", "cpu"),
+                          "seconds": r["cost"].get("seconds", math.nan),
+                          "n_forward": r["cost"].get("n_forward", math.nan),
+                          "n_backward": r["cost"].get("n_backward", math.nan)} for r in attribution_rows])
+    g = flat.groupby(["dataset", "model", "explainer", "device"], sort=False).mean(numeric_only=True).reset_index()
+    g["ms_per_example"] = g.pop("seconds") * 1000
+    g["forward_per_example"] = g.pop("n_forward")
+    g["backward_per_example"] = g.pop("n_backward")
+    return g
