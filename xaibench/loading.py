@@ -40,7 +40,7 @@ def from_folder(path: str, device=None, name: str | None = None, trust_remote_co
 
     tokenizer = AutoTokenizer.from_pretrained(path, use_fast=True, trust_remote_code=trust_remote_code)
     hf_model = AutoModelForSequenceClassification.from_pretrained(path, trust_remote_code=trust_remote_code)
-    info = {"path": path}
+    info = {"path": path, "fingerprint": folder_fingerprint(path) if os.path.isdir(path) else path}
     card = os.path.join(path, "xaibench_card.json")
     if os.path.isfile(card):
         import json
@@ -48,3 +48,20 @@ def from_folder(path: str, device=None, name: str | None = None, trust_remote_co
         with open(card, encoding="utf-8") as fh:
             info["card"] = json.load(fh)
     return Classifier(hf_model, tokenizer, name=name or path, device=device, info=info, **options)
+
+
+def folder_fingerprint(path: str) -> str:
+    """SHA-256 over a model folder's config, tokenizer and weight files (names and bytes): two folders
+    with the same fingerprint give the same explanations, so cached results can be reused."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for name in sorted(os.listdir(path)):
+        full = os.path.join(path, name)
+        if not os.path.isfile(full) or name.startswith("."):
+            continue
+        h.update(name.encode("utf-8"))
+        with open(full, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                h.update(block)
+    return h.hexdigest()[:20]

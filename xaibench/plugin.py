@@ -81,13 +81,73 @@ def _is_worker(config) -> bool:
     return hasattr(config, "workerinput")
 
 
+class _XdistHooks:
+    """Controller side of pytest-xdist: hand every worker a shard folder to write its rows into."""
+
+    def __init__(self, config) -> None:
+        import tempfile
+
+        self.config = config
+        self.shard_dir = tempfile.mkdtemp(prefix="xaibench-shards-")
+        config.stash[_SHARD_KEY] = self.shard_dir
+
+    def pytest_configure_node(self, node) -> None:
+        node.workerinput["xb_shard_dir"] = self.shard_dir
+
+
+_SHARD_KEY = pytest.StashKey[str]()
+
+
+def pytest_configure(config) -> None:
+    if config.pluginmanager.hasplugin("xdist") and not _is_worker(config) and getattr(config.option, "numprocesses", None):
+        config.pluginmanager.register(_XdistHooks(config), "xaibench-xdist")
+
+
 def pytest_sessionfinish(session, exitstatus) -> None:
-    run = session.config.stash.get(_SESSION_KEY, None)
-    if run is None or not run.outcomes or _is_worker(session.config):
+    config = session.config
+    if _is_worker(config):
+        run = config.stash.get(_SESSION_KEY, None)
+        shard_dir = config.workerinput.get("xb_shard_dir")
+        if run is not None and shard_dir and run.outcome_rows:
+            from .storage import atomic_write_json
+
+            atomic_write_json(os.path.join(shard_dir, f"{config.workerinput['workerid']}.json"), run.shard())
+        return
+    shard_dir = config.stash.get(_SHARD_KEY, None)
+    run = config.stash.get(_SESSION_KEY, None)
+    if shard_dir:
+        import json
+        import shutil
+
+        shards = sorted(f for f in os.listdir(shard_dir) if f.endswith(".json"))
+        if shards:
+            run = _session(config)
+            for name in shards:
+                with open(os.path.join(shard_dir, name), encoding="utf-8") as fh:
+                    run.merge(json.load(fh))
+            run.sort_rows()
+        shutil.rmtree(shard_dir, ignore_errors=True)
+    if run is None or not run.outcome_rows:
         return
     from .results import write_run
 
     run.output_dir = write_run(run)
+    if run.config.compare:
+        import pandas as pd
+
+        from .compare import compare, load_baseline
+        from .errors import XaiBenchError
+
+        try:
+            result = compare(load_baseline(run.config.compare), pd.read_csv(os.path.join(run.output_dir, "summary.csv")),
+                             run.config.tolerance)
+        except XaiBenchError as exc:
+            run.comparison_text = f"xaibench: {exc}"
+            session.exitstatus = pytest.ExitCode.USAGE_ERROR
+            return
+        run.comparison_text = result.report()
+        if len(result.regressions):
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
@@ -98,4 +158,7 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
     tr.write_sep("=", "xaibench summary")
     with open(os.path.join(run.output_dir, "summary.md"), encoding="utf-8") as fh:
         tr.write(fh.read())
+    if getattr(run, "comparison_text", None):
+        tr.write_sep("-", f"comparison with {run.config.compare}")
+        tr.write(run.comparison_text)
     tr.write_line(f"results written to {run.output_dir}")

@@ -14,23 +14,10 @@ import math
 import numpy as np
 import pandas as pd
 
+from .statistics import bootstrap_ci
+
 SUMMARY_COLUMNS = ["dataset", "model", "explainer", "metric", "mean", "ci_low", "ci_high", "n",
                    "n_failed", "random_reference", "higher_is_better", "device"]
-
-
-def bootstrap_ci(values: np.ndarray, seed: int = 0, n_resamples: int = 2000) -> tuple[float, float]:
-    """95% percentile bootstrap interval of the mean; degenerate samples give (mean, mean)."""
-    values = np.asarray(values, dtype=float)
-    if len(values) == 0:
-        return (math.nan, math.nan)
-    if len(values) < 2 or np.ptp(values) == 0:
-        m = float(values.mean())
-        return (m, m)
-    from scipy.stats import bootstrap
-
-    res = bootstrap((values,), np.mean, confidence_level=0.95, n_resamples=n_resamples, method="percentile",
-                    rng=np.random.default_rng(seed))
-    return (float(res.confidence_interval.low), float(res.confidence_interval.high))
 
 
 def summarize(per_example: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
@@ -63,11 +50,10 @@ def _arrow(higher_is_better) -> str:
     return " ↑" if higher_is_better else " ↓"
 
 
-def markdown_tables(summary: pd.DataFrame, cost: pd.DataFrame | None = None) -> str:
-    """One Markdown table per (dataset, model): rows explainers, columns metrics; best in bold."""
-    if summary.empty:
-        return "_no results_\n"
-    parts = []
+def task_tables(summary: pd.DataFrame, cost: pd.DataFrame | None = None) -> list[tuple[str, pd.DataFrame]]:
+    """One display table per (dataset, model, device): rows explainers, columns "metric ↑/↓" with
+    "mean ± CI half-width" strings (best in bold), a "(random ordering)" reference row, cost columns."""
+    out = []
     for (dataset, model, device), task in summary.groupby(["dataset", "model", "device"], sort=False):
         metrics = list(dict.fromkeys(task["metric"]))
         explainers = list(dict.fromkeys(task["explainer"]))
@@ -94,19 +80,27 @@ def markdown_tables(summary: pd.DataFrame, cost: pd.DataFrame | None = None) -> 
                 table.loc["(random ordering)", f"{metric}{_arrow(hib)}"] = f"{refs.mean():.3f}"
         if cost is not None and not cost.empty:
             c = cost[(cost["dataset"] == dataset) & (cost["model"] == model)].set_index("explainer")
-            for col_name, fmt in (("ms_per_example", "{:.1f}"), ("forward_per_example", "{:.1f}"),
-                                  ("backward_per_example", "{:.1f}")):
+            for col_name in ("ms_per_example", "forward_per_example", "backward_per_example"):
                 if col_name in c:
-                    table[col_name] = pd.Series({e: fmt.format(c.loc[e, col_name]) for e in explainers if e in c.index})
+                    table[col_name] = pd.Series({e: f"{c.loc[e, col_name]:.1f}" for e in explainers if e in c.index})
         table = table.fillna("")
         n = int(task["n"].max()) if len(task) else 0
         suffix = "" if device == "cpu" else f", device {device}"
-        parts.append(f"### {dataset} · {model}{suffix} (n = {n})\n\n"
-                     + table.to_markdown(tablefmt="pipe") + "\n")
-    legend = ("\nmean ± half-width of the 95% bootstrap CI over examples; ↑ higher is better, ↓ lower is "
-              "better; bold = best explainer per column; '(random ordering)' = the same metric for random "
-              "unit orderings of the same examples.\n")
-    return "\n".join(parts) + legend
+        out.append((f"{dataset} · {model}{suffix} (n = {n})", table))
+    return out
+
+
+LEGEND = ("mean ± half-width of the 95% bootstrap CI over examples; ↑ higher is better, ↓ lower is "
+          "better; bold = best explainer per column; '(random ordering)' = the same metric for random "
+          "unit orderings of the same examples; cost columns are per explained example.")
+
+
+def markdown_tables(summary: pd.DataFrame, cost: pd.DataFrame | None = None) -> str:
+    """The task tables as Markdown (pipe tables, via tabulate)."""
+    if summary.empty:
+        return "_no results_\n"
+    parts = [f"### {title}\n\n{table.to_markdown(tablefmt='pipe')}\n" for title, table in task_tables(summary, cost)]
+    return "\n".join(parts) + "\n" + LEGEND + "\n"
 
 
 def _format_mean_ci(mean, low, high) -> str:
@@ -131,3 +125,11 @@ def cost_table(attribution_rows: list[dict]) -> pd.DataFrame:
     g["forward_per_example"] = g.pop("n_forward")
     g["backward_per_example"] = g.pop("n_backward")
     return g
+
+
+def md_escape(text: str) -> str:
+    """Escape text for a Markdown line or table cell (``|``, backticks, ``*``, ``_``, ``<``)."""
+    out = str(text).replace("\\", "\\\\")
+    for ch in "|`*_[]<>":
+        out = out.replace(ch, "\\" + ch)
+    return out.replace("\n", " ")

@@ -1,4 +1,9 @@
-"""Write a run folder atomically: everything goes to a hidden staging folder, then one rename."""
+"""Write a run folder atomically: everything goes to a hidden staging folder, then one rename.
+
+Files: per_example.csv, summary.csv (with rank and Holm-corrected p_value_vs_best), summary.md,
+summary.tex, ranks.csv, cost.csv, curves.csv, attributions.jsonl, provenance.json, figures/,
+report.html.
+"""
 from __future__ import annotations
 
 import json
@@ -9,42 +14,63 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import provenance, reporting
-from .storage import atomic_write_json, atomic_write_text
+from . import figures, provenance, reporting, statistics
+from .html_report import write_report
+from .latex_table import latex_tables
+from .storage import atomic_write_json
 
 
 def run_id(profile: str) -> str:
     return f"{time.strftime('%Y%m%d-%H%M%S')}-{profile}"
 
 
+def build_tables(per_example: pd.DataFrame, seed: int) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+    """summary (with stats), ranks, Friedman test — everything recomputable from per_example.csv."""
+    summary = reporting.summarize(per_example, seed=seed)
+    summary = statistics.paired_tests_vs_best(per_example, summary)
+    ranks, friedman = statistics.friedman_ranks(summary)
+    return summary, ranks, friedman
+
+
 def write_run(run) -> str:
-    """Write per_example.csv, summary.csv, summary.md, curves.csv, attributions.jsonl and
-    provenance.json for a finished ``BenchmarkSession``; return the folder."""
+    """Write every output of a finished ``BenchmarkSession``; return the folder."""
     cfg = run.config
     root = Path(getattr(run, "rootdir", "."))
     final = Path(cfg.out) if cfg.out else root / "results" / run_id(cfg.profile)
     final = final if final.is_absolute() else Path.cwd() / final
     staging = final.parent / f".{final.name}.staging-{os.getpid()}"
     shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
+    (staging / "figures").mkdir(parents=True)
 
     per_example = pd.DataFrame(run.per_example)
     per_example.to_csv(staging / "per_example.csv", index=False)
-    summary = reporting.summarize(per_example, seed=cfg.seed)
+    summary, ranks, friedman = build_tables(per_example, cfg.seed)
     summary.to_csv(staging / "summary.csv", index=False)
+    ranks.to_csv(staging / "ranks.csv", index=False)
     cost = reporting.cost_table(run.attribution_rows)
     cost.to_csv(staging / "cost.csv", index=False)
-    (staging / "summary.md").write_text(_markdown(cfg, summary, cost, run), encoding="utf-8")
-    pd.DataFrame(run.curves).to_csv(staging / "curves.csv", index=False)
+    curves = pd.DataFrame(run.curves)
+    curves.to_csv(staging / "curves.csv", index=False)
+    friedman_text = _friedman_sentence(friedman)
+    (staging / "summary.md").write_text(_markdown(cfg, summary, cost, ranks, friedman_text, run), encoding="utf-8")
+    (staging / "summary.tex").write_text(latex_tables(summary), encoding="utf-8")
     with open(staging / "attributions.jsonl", "w", encoding="utf-8") as fh:
         for row in run.attribution_rows:
             fh.write(json.dumps(row, ensure_ascii=False, default=_jsonable) + "\n")
-    models = {f"{name}@{device}": m.info for (name, device), m in run._models.items()}
-    datasets = {name: {"fingerprint": ds.fingerprint(), "n": len(ds), "split": ds.split, "source": ds.source,
-                       "citation": ds.citation} for name, ds in run._datasets.items()}
     atomic_write_json(staging / "provenance.json",
-                      provenance.collect(cfg.to_dict(), str(root), models, datasets, run.started))
+                      provenance.collect(cfg.to_dict(), str(root), run.model_info, run.dataset_info, run.started))
+    pictures = figures.curve_figures(curves, staging / "figures")
+    rank_png = figures.rank_figure(ranks, staging / "figures")
+    pictures += [rank_png] if rank_png else []
+    pictures += _example_figures(run, staging / "figures")
+    write_report(staging / "report.html", title=cfg.profile, subtitle=f"profile {cfg.profile}, seed {cfg.seed}, "
+                 f"{time.strftime('%Y-%m-%d %H:%M')}", summary_tables=reporting.task_tables(summary, cost),
+                 ranks=ranks, friedman=friedman_text, figures=pictures, attribution_rows=run.attribution_rows)
+    _publish(staging, final)
+    return str(final)
 
+
+def _publish(staging: Path, final: Path) -> None:
     if final.exists():
         # Same --xb-out as an earlier run: replace it as a whole, never mix two runs' files.
         old = final.parent / f".{final.name}.old-{os.getpid()}"
@@ -54,20 +80,66 @@ def write_run(run) -> str:
     else:
         final.parent.mkdir(parents=True, exist_ok=True)
         os.replace(staging, final)
-    return str(final)
 
 
-def _markdown(cfg, summary, cost, run) -> str:
-    failures = [o for o in run.outcomes if o.status != "ok" or o.metric_errors]
+def _example_figures(run, folder: Path) -> list[Path]:
+    """Attribution bar chart of the first example per (task, explainer); attention heatmap of it when
+    the model is loaded in this process."""
+    try:
+        from .plots import plot_attention, plot_attribution
+    except ImportError:
+        return []
+    import matplotlib.pyplot as plt
+
+    from .session import attribution_from_dict
+
+    written, done = [], set()
+    for row in run.attribution_rows:
+        key = (row["dataset"], row["model"], row["explainer"])
+        if key in done:
+            continue
+        done.add(key)
+        a = attribution_from_dict({**row, "explainer": row.get("explainer_params", {"name": row["explainer"]})})
+        stem = f"{figures.slug(row['dataset'])}__{figures.slug(row['explainer'])}"
+        try:
+            fig = plot_attribution(a)
+            written.append(folder / f"attribution_{stem}.png")
+            fig.savefig(written[-1], dpi=100)
+            plt.close(fig)
+            model = run._models.get((row["model"], row.get("device", "cpu")))
+            if row["explainer"] == "attention" and model is not None:
+                fig = plot_attention(model, a.text)
+                written.append(folder / f"attention_{stem}.png")
+                fig.savefig(written[-1], dpi=100)
+                plt.close(fig)
+        except Exception:  # a picture must never cost the run its tables
+            continue
+    return written
+
+
+def _friedman_sentence(test: dict) -> str:
+    if "chi2" not in test:
+        return f"Friedman test not applicable ({test.get('n_explainers', 0)} explainers, {test.get('n_blocks', 0)} complete blocks)."
+    return (f"Friedman test over {test['n_blocks']} (task, metric) blocks and {test['n_explainers']} explainers: "
+            f"χ² = {test['chi2']:.2f}, p = {test['p_value']:.3g}.")
+
+
+def _markdown(cfg, summary, cost, ranks, friedman_text, run) -> str:
     lines = [f"## xaibench results — profile `{cfg.profile}`, seed {cfg.seed}\n",
              reporting.markdown_tables(summary, cost)]
+    if len(ranks):
+        lines += ["\n### Average rank across tasks and metrics (1 = best)\n",
+                  ranks.to_markdown(index=False, floatfmt=".2f"), "", friedman_text]
+    failures = [o for o in run.outcome_rows if o["errors"] or o["metric_errors"]]
     if failures:
         lines.append("\n### Failures\n")
         for o in failures:
-            if o.error:
-                lines.append(f"- {o.cell.id}: {o.error}")
-            for metric, err in o.metric_errors.items():
-                lines.append(f"- {o.cell.id} / {metric}: {err}")
+            for example_id, err in list(o["errors"].items())[:5]:
+                lines.append(f"- {o['cell']} / example {example_id}: {reporting.md_escape(err)}")
+            if len(o["errors"]) > 5:
+                lines.append(f"- {o['cell']}: ... {len(o['errors']) - 5} more failed examples (per_example.csv)")
+            for metric, err in o["metric_errors"].items():
+                lines.append(f"- {o['cell']} / {metric}: {reporting.md_escape(err)}")
     return "\n".join(lines) + "\n"
 
 
@@ -76,6 +148,3 @@ def _jsonable(obj):
         return obj.tolist()
     except AttributeError:
         return str(obj)
-
-
-__all__ = ["write_run", "run_id", "atomic_write_text"]

@@ -1,8 +1,13 @@
-"""``BenchmarkSession``: runs the cells of the matrix and collects per-example rows.
+"""``BenchmarkSession``: runs the cells of the matrix and collects plain-data rows.
 
-One cell = (task, explainer): explain the task's examples, then score every requested metric in
-one batched evaluation (``xaibench.scoring.evaluate_metrics``). Models and datasets are loaded once
-per session. A cell that raises is recorded as ``status=error`` rows and never stops the others.
+One cell = (task, explainer, device). Its examples are processed in fixed chunks (the same chunk
+boundaries whatever was cached before, so a resumed run batches exactly like an uninterrupted one
+and gives identical values). Per chunk: explain (or read the cached explanations), then score every
+metric in one batched evaluation (``xaibench.scoring.evaluate_metrics``) or read cached values.
+
+Failures are contained: a chunk whose explanation raises is retried example by example, and an
+example that still fails is recorded as ``status=error`` rows; one broken metric never takes the
+others with it. Everything recorded is plain data, so pytest-xdist workers can ship it as a shard.
 """
 from __future__ import annotations
 
@@ -12,7 +17,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .cache import ResultCache, key_of
 from .config import RunConfig, Task
+from .records import Attribution
+
+CHUNK_SIZE = 16
 
 
 @dataclass(frozen=True)
@@ -30,22 +39,32 @@ class Cell:
 @dataclass
 class CellOutcome:
     cell: Cell
-    attributions: list
+    attributions: list                 # Attribution or None (failed example), in example order
     example_ids: list[str]
-    status: str = "ok"
-    error: str | None = None
+    errors: dict = field(default_factory=dict)          # example id -> message
+    metric_errors: dict = field(default_factory=dict)   # metric name -> message
     seconds: float = 0.0
-    metric_errors: dict = field(default_factory=dict)
+
+    @property
+    def status(self) -> str:
+        return "error" if self.errors else "ok"
+
+    def as_row(self) -> dict:
+        return {"cell": self.cell.id, "status": self.status, "errors": self.errors,
+                "metric_errors": self.metric_errors, "seconds": self.seconds}
 
 
 class BenchmarkSession:
-    def __init__(self, config: RunConfig) -> None:
+    def __init__(self, config: RunConfig, cache: ResultCache | None = None) -> None:
         self.config = config
+        self.cache = cache if cache is not None else ResultCache(read=config.use_cache)
         self.started = time.time()
         self.per_example: list[dict] = []
         self.curves: list[dict] = []
         self.attribution_rows: list[dict] = []
-        self.outcomes: list[CellOutcome] = []
+        self.outcome_rows: list[dict] = []
+        self.model_info: dict = {}
+        self.dataset_info: dict = {}
         self._models: dict = {}
         self._datasets: dict = {}
 
@@ -58,89 +77,215 @@ class BenchmarkSession:
         if key not in self._models:
             from .loading import load_model
 
-            self._models[key] = load_model(name, device=device, trust_remote_code=self.config.trust_remote_code)
+            model = load_model(name, device=device, trust_remote_code=self.config.trust_remote_code)
+            self._models[key] = model
+            self.model_info[f"{name}@{device}"] = model.info
         return self._models[key]
 
     def dataset(self, task: Task):
         if task.dataset not in self._datasets:
+            from . import registry
             from .datasets import load_dataset
 
-            options = {} if task.dataset in _builtin_datasets() else {"encoding": self.config.encoding}
-            self._datasets[task.dataset] = load_dataset(task.dataset, split="test", n=self.config.n,
-                                                        seed=self.config.seed, **options)
+            options = {} if task.dataset in registry.datasets else {"encoding": self.config.encoding}
+            ds = load_dataset(task.dataset, split="test", n=self.config.n, seed=self.config.seed, **options)
+            self._datasets[task.dataset] = ds
+            self.dataset_info[task.dataset] = {"fingerprint": ds.fingerprint(), "n": len(ds), "split": ds.split,
+                                               "source": ds.source, "citation": ds.citation}
         return self._datasets[task.dataset]
 
     # ---- one cell ------------------------------------------------------------------------------
-    def run_cell(self, cell: Cell) -> CellOutcome:
+    def run_cell(self, cell: Cell, progress: bool = True) -> CellOutcome:
         from .api import get_explainer, get_metric
-        from .scoring import evaluate_metrics
 
         started = time.perf_counter()
         ds = self.dataset(cell.task)
         base = {"dataset": cell.task.dataset, "model": cell.task.model, "explainer": cell.explainer,
                 "device": cell.device}
+        outcome = CellOutcome(cell, [], ds.ids)
         try:
             model = self.model(cell.task.model, cell.device)
             explainer = get_explainer(cell.explainer, seed=self.config.seed, **self.config.explainers[cell.explainer])
-            attributions = explainer.explain(model, ds.texts)
-        except Exception as exc:  # one failing explainer never loses the rest of the run
-            outcome = CellOutcome(cell, [], ds.ids, status="error", error=_describe(exc))
-            for metric in self.config.metrics:
-                for eid in ds.ids:
-                    self.per_example.append({**base, "metric": metric, "example_id": eid, "value": np.nan,
-                                             "random_reference": np.nan, "status": "error", "note": outcome.error})
-            self.outcomes.append(outcome)
-            return outcome
-        outcome = CellOutcome(cell, attributions, ds.ids)
-        for eid, a in zip(ds.ids, attributions):
-            self.attribution_rows.append({**base, "example_id": eid, "text": a.text, "target": a.target,
-                                          "units": list(a.units), "scores": [float(s) for s in a.scores],
-                                          "cost": a.cost, "metadata": a.metadata})
-        metrics = [get_metric(name) for name in self.config.metrics]
-        try:
-            results = evaluate_metrics(model, metrics, attributions)
-        except Exception:
-            # Retry metric by metric so one broken metric does not take the others with it.
-            results = {}
-            for metric in metrics:
-                try:
-                    results.update(evaluate_metrics(model, [metric], attributions))
-                except Exception as exc:
-                    outcome.metric_errors[metric.name] = _describe(exc)
-        for metric in metrics:
-            self._record_metric(base, ds.ids, metric, results.get(metric.name), outcome.metric_errors.get(metric.name))
+            metrics = [get_metric(name) for name in self.config.metrics]
+        except Exception as exc:  # the cell cannot start: every example of it is an error row
+            message = _describe(exc)
+            outcome.errors = {eid: message for eid in ds.ids}
+            outcome.attributions = [None] * len(ds)
+            self._record_failures(base, ds.ids, self.config.metrics, message)
+            return self._finish(outcome, started)
+        model_key = model.info.get("fingerprint") or model.name
+        explainer_key = {"name": cell.explainer, **explainer.params()}
+        chunks = [ds.examples[i:i + CHUNK_SIZE] for i in range(0, len(ds), CHUNK_SIZE)]
+        bar = _progress(len(ds), cell.id) if progress else None
+        for chunk in chunks:
+            chunk_key = key_of("explanations", model_key, explainer_key, [(e.id, e.text) for e in chunk])
+            attributions = self._explain_chunk(model, explainer, chunk, chunk_key, outcome)
+            self._score_chunk(model, metrics, chunk, chunk_key, attributions, base, outcome)
+            outcome.attributions.extend(attributions)
+            if bar is not None:
+                bar.update(len(chunk))
+        if bar is not None:
+            bar.close()
+        return self._finish(outcome, started)
+
+    def _finish(self, outcome: CellOutcome, started: float) -> CellOutcome:
         outcome.seconds = time.perf_counter() - started
-        self.outcomes.append(outcome)
+        self.outcome_rows.append(outcome.as_row())
         return outcome
 
-    def _record_metric(self, base: dict, ids: list[str], metric, result, error: str | None) -> None:
-        for i, eid in enumerate(ids):
-            if result is None:
-                row = {"value": np.nan, "random_reference": np.nan, "status": "error", "note": error}
-            else:
-                value = float(result.values[i])
-                ref = result.random_reference
-                note = result.notes[i] if result.notes else None
-                row = {"value": value, "random_reference": float(ref[i]) if ref is not None else np.nan,
-                       "status": "ok" if np.isfinite(value) else "nan", "note": note}
-                if result.curves is not None and result.curves[i] is not None:
-                    curve = result.curves[i]
-                    for q, v in zip(curve["fractions"], curve["values"]):
-                        self.curves.append({**base, "metric": metric.name, "example_id": eid,
+    def _explain_chunk(self, model, explainer, chunk, chunk_key, outcome) -> list:
+        cached = self.cache.get("explanations", chunk_key)
+        if cached is not None:
+            attributions = [None if d is None else attribution_from_dict(d) for d in cached["attributions"]]
+            outcome.errors.update(cached.get("errors", {}))
+        else:
+            errors = {}
+            try:
+                attributions = explainer.explain(model, [e.text for e in chunk])
+            except Exception:
+                # Isolate the example that breaks the batch; the rest of the chunk still counts.
+                attributions = []
+                for e in chunk:
+                    try:
+                        attributions.extend(explainer.explain(model, [e.text]))
+                    except Exception as exc:
+                        attributions.append(None)
+                        errors[e.id] = _describe(exc)
+            outcome.errors.update(errors)
+            self.cache.put("explanations", chunk_key, {
+                "attributions": [None if a is None else attribution_to_dict(a) for a in attributions],
+                "errors": errors})
+        for e, a in zip(chunk, attributions):
+            if a is not None:
+                row = attribution_to_dict(a)
+                row["explainer_params"] = row.pop("explainer")
+                self.attribution_rows.append({**_base(outcome.cell), "example_id": e.id, **row})
+        return attributions
+
+    def _score_chunk(self, model, metrics, chunk, chunk_key, attributions, base, outcome) -> None:
+        from .scoring import evaluate_metrics
+
+        ok = [i for i, a in enumerate(attributions) if a is not None]
+        keys = {m.name: key_of("metric", chunk_key, m.name, m.params()) for m in metrics}
+        values = {m.name: self.cache.get("metrics", keys[m.name]) for m in metrics}
+        missing = [m for m in metrics if values[m.name] is None]
+        if missing and ok:
+            live = [attributions[i] for i in ok]
+            try:
+                results = evaluate_metrics(model, missing, live)
+            except Exception:
+                results = {}
+                for m in missing:  # retry one by one so one broken metric does not sink the others
+                    try:
+                        results.update(evaluate_metrics(model, [m], live))
+                    except Exception as exc:
+                        outcome.metric_errors[m.name] = _describe(exc)
+            for m in missing:
+                if m.name in results:
+                    values[m.name] = _result_rows(results[m.name], ok)
+                    self.cache.put("metrics", keys[m.name], values[m.name])
+        for m in metrics:
+            rows = {r["index"]: r for r in (values[m.name] or [])}
+            for i, e in enumerate(chunk):
+                r = rows.get(i)
+                if r is None:
+                    note = outcome.errors.get(e.id) or outcome.metric_errors.get(m.name, "not computed")
+                    self.per_example.append({**base, "metric": m.name, "example_id": e.id, "value": np.nan,
+                                             "random_reference": np.nan, "status": "error", "note": note,
+                                             "higher_is_better": bool(m.higher_is_better)})
+                    continue
+                self.per_example.append({**base, "metric": m.name, "example_id": e.id, "value": r["value"],
+                                         "random_reference": r["random_reference"],
+                                         "status": "ok" if np.isfinite(r["value"]) else "nan", "note": r["note"],
+                                         "higher_is_better": bool(m.higher_is_better)})
+                if r.get("curve"):
+                    for q, v in zip(r["curve"]["fractions"], r["curve"]["values"]):
+                        self.curves.append({**base, "metric": m.name, "example_id": e.id,
                                             "fraction": float(q), "value": float(v)})
-            self.per_example.append({**base, "metric": metric.name, "example_id": eid,
-                                     "higher_is_better": bool(metric.higher_is_better), **row})
+
+    def _record_failures(self, base, ids, metric_names, message) -> None:
+        from . import registry
+
+        for name in metric_names:
+            hib = getattr(registry.metrics.factory(name), "higher_is_better", None) if name in registry.metrics else None
+            for eid in ids:
+                self.per_example.append({**base, "metric": name, "example_id": eid, "value": np.nan,
+                                         "random_reference": np.nan, "status": "error", "note": message,
+                                         "higher_is_better": hib})
+
+    # ---- shards (pytest-xdist) -------------------------------------------------------------------
+    def shard(self) -> dict:
+        return {"per_example": self.per_example, "curves": self.curves, "attribution_rows": self.attribution_rows,
+                "outcome_rows": self.outcome_rows, "model_info": self.model_info, "dataset_info": self.dataset_info}
+
+    def merge(self, shard: dict) -> None:
+        for name in ("per_example", "curves", "attribution_rows", "outcome_rows"):
+            getattr(self, name).extend(shard[name])
+        self.model_info.update(shard["model_info"])
+        self.dataset_info.update(shard["dataset_info"])
+
+    def sort_rows(self) -> None:
+        """Order rows as a serial run would (cell order, then example order)."""
+        order = {c.id: i for i, c in enumerate(self.cells())}
+        cell_of = {(c.task.dataset, c.task.model, c.explainer, c.device): c.id for c in self.cells()}
+
+        def rank(row):
+            return order.get(cell_of.get((row["dataset"], row["model"], row["explainer"], row.get("device", "cpu"))), 1e9)
+
+        for name in ("per_example", "curves", "attribution_rows"):
+            getattr(self, name).sort(key=rank)  # stable: example order within a cell is kept
+        self.outcome_rows.sort(key=lambda r: order.get(r["cell"], 1e9))
+
+
+def _base(cell: Cell) -> dict:
+    return {"dataset": cell.task.dataset, "model": cell.task.model, "explainer": cell.explainer, "device": cell.device}
+
+
+def _result_rows(result, positions: list[int]) -> list[dict]:
+    rows = []
+    for j, i in enumerate(positions):
+        ref = result.random_reference
+        curve = result.curves[j] if result.curves is not None else None
+        rows.append({"index": i, "value": float(result.values[j]),
+                     "random_reference": float(ref[j]) if ref is not None else float("nan"),
+                     "note": result.notes[j] if result.notes else None,
+                     "curve": None if curve is None else {"fractions": [float(q) for q in curve["fractions"]],
+                                                          "values": [float(v) for v in curve["values"]]}})
+    return rows
+
+
+def attribution_to_dict(a: Attribution) -> dict:
+    return {"text": a.text, "units": list(a.units), "scores": [float(s) for s in a.scores], "target": int(a.target),
+            "cost": dict(a.cost), "explainer": dict(a.explainer), "spans": [list(s) for s in a.spans],
+            "output": a.output, "metadata": _plain(a.metadata)}
+
+
+def attribution_from_dict(d: dict) -> Attribution:
+    return Attribution(text=d["text"], units=list(d["units"]), scores=np.asarray(d["scores"], dtype=float),
+                       target=int(d["target"]), cost=dict(d["cost"]), explainer=dict(d["explainer"]),
+                       spans=tuple(tuple(s) for s in d.get("spans", [])), output=d.get("output", "prob"),
+                       metadata=dict(d.get("metadata", {})))
+
+
+def _plain(obj):
+    if isinstance(obj, dict):
+        return {str(k): _plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_plain(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, np.generic):
+        return obj.item()
+    return obj
+
+
+def _progress(total: int, desc: str):
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=desc, unit="ex", leave=False, dynamic_ncols=True)
 
 
 def _describe(exc: BaseException) -> str:
     last = traceback.extract_tb(exc.__traceback__)[-1] if exc.__traceback__ else None
     where = f" (at {last.filename.rsplit('/', 1)[-1]}:{last.lineno})" if last else ""
     return f"{type(exc).__name__}: {exc}{where}"
-
-
-def _builtin_datasets() -> set[str]:
-    from . import registry
-    from .api import _load_plugins
-
-    _load_plugins()
-    return set(registry.datasets.names())
