@@ -3,7 +3,8 @@
 A cell (dataset, model, explainer, metric) regressed when its mean moved in the bad direction by
 more than the tolerance: ``--xb-tolerance`` if given (absolute), otherwise beyond the baseline's 95%
 CI (mean below ``ci_low`` for higher-is-better metrics, above ``ci_high`` for lower-is-better).
-Cells present on only one side are listed, never failed.
+Cells present on only one side are listed, never failed; wall time and memory are shown but not
+gated (they depend on the machine).
 """
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from .config import NOISY_METRICS
 from .errors import OptionError
 
 KEYS = ["dataset", "model", "explainer", "metric"]
@@ -58,7 +60,7 @@ def compare(baseline: pd.DataFrame, new: pd.DataFrame, tolerance: float | None =
         b, c = base.loc[key], cur.loc[key]
         hib = bool(b["higher_is_better"]) if pd.notna(b.get("higher_is_better")) else None
         delta = float(c["mean"] - b["mean"])
-        if hib is None or pd.isna(b["mean"]) or pd.isna(c["mean"]):
+        if hib is None or pd.isna(b["mean"]) or pd.isna(c["mean"]) or key[3] in NOISY_METRICS:
             status, allowed = "not compared", float("nan")
         else:
             if tolerance is not None:

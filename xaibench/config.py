@@ -15,6 +15,10 @@ from .errors import OptionError
 BUILTIN_TASKS = {"reviews-en": "minilm-reviews-en", "reviews-zh": "charbert-reviews-zh"}
 
 FAITHFULNESS_METRICS = ["comprehensiveness", "sufficiency", "deletion_auc", "insertion_auc", "loo_correlation"]
+# Cost metrics read Attribution.cost; they appear in every summary but are not ranked with quality.
+COST_METRICS = ["runtime_seconds", "forward_passes", "backward_passes", "peak_memory_mb"]
+# Wall time and memory vary between machines and runs: --xb-compare does not gate on them.
+NOISY_METRICS = {"runtime_seconds", "peak_memory_mb"}
 ALL_EXPLAINERS = ["random", "attention", "attention_rollout", "saliency", "grad_x_input",
                   "integrated_gradients", "lime", "shap", "occlusion"]
 
@@ -112,7 +116,8 @@ def resolve(cli: dict, file_options: dict | None = None) -> RunConfig:
     for name, params in (opts.get("explainer_params") or {}).items():
         settings.setdefault(name, {}).update(params)
 
-    metric_names = _split_list(opts.get("metrics")) or [m for m in FAITHFULNESS_METRICS if m in registry.metrics]
+    metric_names = _split_list(opts.get("metrics")) or [
+        m for m in FAITHFULNESS_METRICS + COST_METRICS if m in registry.metrics]
     for name in metric_names:
         registry.metrics.factory(name)
 

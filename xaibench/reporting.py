@@ -17,7 +17,7 @@ import pandas as pd
 from .statistics import bootstrap_ci
 
 SUMMARY_COLUMNS = ["dataset", "model", "explainer", "metric", "mean", "ci_low", "ci_high", "n",
-                   "n_failed", "random_reference", "higher_is_better", "device"]
+                   "n_failed", "median", "p95", "random_reference", "higher_is_better", "device"]
 
 
 def summarize(per_example: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
@@ -37,6 +37,8 @@ def summarize(per_example: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
             **dict(zip(keys, key)),
             "mean": float(finite.mean()) if len(finite) else math.nan,
             "ci_low": low, "ci_high": high, "n": int(len(finite)),
+            "median": float(np.median(finite)) if len(finite) else math.nan,
+            "p95": float(np.percentile(finite, 95)) if len(finite) else math.nan,
             "n_failed": int((group["status"] == "error").sum()),
             "random_reference": float(ref.mean()) if len(ref) else math.nan,
             "higher_is_better": bool(hib.iloc[0]) if len(hib) else None,
@@ -77,8 +79,8 @@ def task_tables(summary: pd.DataFrame, cost: pd.DataFrame | None = None) -> list
             table[f"{metric}{_arrow(hib)}"] = pd.Series(col)
             refs = rows["random_reference"].astype(float)
             if refs.notna().any():
-                table.loc["(random ordering)", f"{metric}{_arrow(hib)}"] = f"{refs.mean():.3f}"
-        if cost is not None and not cost.empty:
+                table.loc["(random ordering)", f"{metric}{_arrow(hib)}"] = _fmt(refs.mean())
+        if cost is not None and not cost.empty and "runtime_seconds" not in metrics:
             c = cost[(cost["dataset"] == dataset) & (cost["model"] == model)].set_index("explainer")
             for col_name in ("ms_per_example", "forward_per_example", "backward_per_example"):
                 if col_name in c:
@@ -103,12 +105,24 @@ def markdown_tables(summary: pd.DataFrame, cost: pd.DataFrame | None = None) -> 
     return "\n".join(parts) + "\n" + LEGEND + "\n"
 
 
+def _fmt(x: float) -> str:
+    # Quality metrics live in [-1, 1] (3 decimals); pass counts and milliseconds need fewer.
+    a = abs(x)
+    if a >= 100:
+        return f"{x:.0f}"
+    if a >= 10:
+        return f"{x:.1f}"
+    if a >= 0.01 or a == 0:
+        return f"{x:.3f}"
+    return f"{x:.2e}"
+
+
 def _format_mean_ci(mean, low, high) -> str:
     if mean is None or not np.isfinite(mean):
         return "n/a"
     if not (np.isfinite(low) and np.isfinite(high)):
-        return f"{mean:.3f}"
-    return f"{mean:.3f} ± {(high - low) / 2:.3f}"
+        return _fmt(mean)
+    return f"{_fmt(mean)} ± {_fmt((high - low) / 2)}"
 
 
 def cost_table(attribution_rows: list[dict]) -> pd.DataFrame:

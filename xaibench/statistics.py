@@ -90,7 +90,10 @@ def friedman_ranks(summary: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
     """
     from scipy.stats import friedmanchisquare
 
-    ranked = summary.dropna(subset=["mean", "higher_is_better"])
+    from .config import COST_METRICS
+
+    # Ranks compare explanation quality; cost has its own columns and would swamp the ranking.
+    ranked = summary[~summary["metric"].isin(COST_METRICS)].dropna(subset=["mean", "higher_is_better"])
     if ranked.empty:
         return pd.DataFrame(columns=["explainer", "average_rank", "n_blocks"]), {}
     wide = ranked.assign(score=np.where(ranked["higher_is_better"].astype(bool), -ranked["mean"], ranked["mean"]))
