@@ -144,10 +144,12 @@ def resolve(cli: dict, file_options: dict | None = None) -> RunConfig:
         tolerance = float(tolerance)
         if tolerance < 0:
             raise OptionError(f"--xb-tolerance must be >= 0; got {tolerance}")
+    encoding = str(opts.get("encoding", "utf-8"))
+    _validate_user_data(tasks, encoding, bool(opts.get("trust_remote_code", False)))
     return RunConfig(
         profile=profile, tasks=tasks, explainers=settings, metrics=metric_names, n=n, seed=seed,
         devices=devices, out=opts.get("out"), compare=opts.get("compare"), tolerance=tolerance,
-        use_cache=not bool(opts.get("no_cache", False)), encoding=str(opts.get("encoding", "utf-8")),
+        use_cache=not bool(opts.get("no_cache", False)), encoding=encoding,
         trust_remote_code=bool(opts.get("trust_remote_code", False)),
     )
 
@@ -162,3 +164,17 @@ def read_pyproject_options(rootdir: str) -> dict:
     with open(path, "rb") as fh:
         data = tomllib.load(fh)
     return dict(data.get("tool", {}).get("xaibench", {}))
+
+
+def _validate_user_data(tasks: list[Task], encoding: str, trust_remote_code: bool) -> None:
+    """Check every user data file completely (and its labels against the model's classes) before
+    any model is loaded; raises DataValidationError listing every problem with its line."""
+    from . import registry
+    from .datasets.user_file import read_user_file
+    from .loading import model_labels
+
+    for task in tasks:
+        if task.dataset in registry.datasets:
+            continue
+        labels = model_labels(task.model, trust_remote_code=trust_remote_code)
+        read_user_file(task.dataset, encoding=encoding, label_names=labels)

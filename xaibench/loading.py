@@ -65,3 +65,25 @@ def folder_fingerprint(path: str) -> str:
             for block in iter(lambda: fh.read(1 << 20), b""):
                 h.update(block)
     return h.hexdigest()[:20]
+
+
+def model_labels(name_or_path: str, trust_remote_code: bool = False) -> list[str] | None:
+    """Class names of a model without loading its weights (None when they cannot be known offline).
+
+    Used to validate a user data file's labels before any model is loaded.
+    """
+    from . import zoo  # noqa: F401  (registers the built-in models)
+
+    if name_or_path in registry.models:
+        entry = registry.models.create(name_or_path)
+        return list(getattr(entry, "labels", None) or zoo.LABEL_NAMES)
+    try:
+        from transformers import AutoConfig
+
+        config = AutoConfig.from_pretrained(name_or_path, trust_remote_code=trust_remote_code)
+    except Exception:  # offline hub id, unusual folder: the loader will report it properly
+        return None
+    if config.problem_type == "regression" or config.num_labels == 1:
+        return None
+    id2label = getattr(config, "id2label", None) or {}
+    return [str(id2label.get(i, id2label.get(str(i), f"LABEL_{i}"))) for i in range(config.num_labels)]

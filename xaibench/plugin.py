@@ -129,6 +129,10 @@ def pytest_sessionfinish(session, exitstatus) -> None:
         shutil.rmtree(shard_dir, ignore_errors=True)
     if run is None or not run.outcome_rows:
         return
+    if exitstatus == pytest.ExitCode.INTERRUPTED:
+        # Every finished chunk is already in the cache; a half matrix must not pose as a result.
+        run.interrupted = True
+        return
     from .results import write_run
 
     run.output_dir = write_run(run)
@@ -152,9 +156,13 @@ def pytest_sessionfinish(session, exitstatus) -> None:
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
     run = config.stash.get(_SESSION_KEY, None)
+    tr = terminalreporter
+    if run is not None and getattr(run, "interrupted", False):
+        tr.write_line(f"xaibench: interrupted; {len(run.outcome_rows)} finished cell(s) and every finished chunk "
+                      "are cached. Run the same command again to resume.")
+        return
     if run is None or getattr(run, "output_dir", None) is None:
         return
-    tr = terminalreporter
     tr.write_sep("=", "xaibench summary")
     with open(os.path.join(run.output_dir, "summary.md"), encoding="utf-8") as fh:
         tr.write(fh.read())

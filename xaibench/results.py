@@ -130,6 +130,9 @@ def _markdown(cfg, summary, cost, ranks, friedman_text, run) -> str:
     if len(ranks):
         lines += ["\n### Average rank across tasks and metrics (1 = best)\n",
                   ranks.to_markdown(index=False, floatfmt=".2f"), "", friedman_text]
+    truncated = _truncation_lines(run.attribution_rows)
+    if truncated:
+        lines += ["\n### Truncated texts\n", *truncated]
     failures = [o for o in run.outcome_rows if o["errors"] or o["metric_errors"]]
     if failures:
         lines.append("\n### Failures\n")
@@ -141,6 +144,20 @@ def _markdown(cfg, summary, cost, ranks, friedman_text, run) -> str:
             for metric, err in o["metric_errors"].items():
                 lines.append(f"- {o['cell']} / {metric}: {reporting.md_escape(err)}")
     return "\n".join(lines) + "\n"
+
+
+def _truncation_lines(attribution_rows: list[dict]) -> list[str]:
+    """One line per task whose texts were longer than the model's max length."""
+    counts: dict = {}
+    for r in attribution_rows:
+        dropped = int((r.get("metadata") or {}).get("n_units_truncated", 0) or 0)
+        key = (r["dataset"], r["model"])
+        seen = counts.setdefault(key, {})
+        if dropped:
+            seen[r["example_id"]] = dropped
+    return [f"- {d} · {m}: {len(ex)} example(s) truncated to the model's max length, {sum(ex.values())} unit(s) "
+            "never seen by the model (scored 0; see `metadata.n_units_truncated` in attributions.jsonl)"
+            for (d, m), ex in counts.items() if ex]
 
 
 def _jsonable(obj):

@@ -87,7 +87,12 @@ class BenchmarkSession:
             from . import registry
             from .datasets import load_dataset
 
-            options = {} if task.dataset in registry.datasets else {"encoding": self.config.encoding}
+            options = {}
+            if task.dataset not in registry.datasets:
+                from .loading import model_labels
+
+                options = {"encoding": self.config.encoding,
+                           "label_names": model_labels(task.model, self.config.trust_remote_code)}
             ds = load_dataset(task.dataset, split="test", n=self.config.n, seed=self.config.seed, **options)
             self._datasets[task.dataset] = ds
             self.dataset_info[task.dataset] = {"fingerprint": ds.fingerprint(), "n": len(ds), "split": ds.split,
