@@ -55,3 +55,32 @@ def reviews_en(threshold: float = 0.5) -> Dataset:
         citation=CITATION,
         info={"split_fractions": SPLIT_FRACTIONS, "split_salt": "reviews-en", "split": True},
     )
+
+
+@registry.datasets.register("ratings-en")
+def ratings_en() -> Dataset:
+    """Regression on the mean human rating in [-4, 4] of every vendored sentence (neutral ones too;
+    repeated sentences kept once). Same id-hash splits as ``reviews-en``."""
+    examples: dict[str, Example] = {}
+    for rid, rating, text in rated_sentences():
+        examples.setdefault(text, Example(rid, text, float(rating)))
+    return Dataset(
+        name="ratings-en", examples=list(examples.values()), label_names=["rating"], task_type="regression",
+        language="en", source="vaderSentiment 3.3.2 sdist (hutto_ICWSM_2014), vendored", citation=CITATION,
+        info={"split_fractions": SPLIT_FRACTIONS, "split_salt": "reviews-en", "split": True,
+              "target": "mean human rating in [-4, 4]"},
+    )
+
+
+@registry.datasets.register("sentiment3-en")
+def sentiment3_en(threshold: float = 0.5) -> Dataset:
+    """Three classes from the mean human rating: negative (<= -0.5), neutral, positive (>= 0.5)."""
+    examples: dict[str, Example] = {}
+    for rid, rating, text in rated_sentences():
+        label = 0 if rating <= -threshold else (2 if rating >= threshold else 1)
+        examples.setdefault(text, Example(rid, text, label))
+    return Dataset(
+        name="sentiment3-en", examples=list(examples.values()), label_names=["negative", "neutral", "positive"],
+        language="en", source="vaderSentiment 3.3.2 sdist (hutto_ICWSM_2014), vendored", citation=CITATION,
+        info={"split_fractions": SPLIT_FRACTIONS, "split_salt": "reviews-en", "split": True},
+    )
