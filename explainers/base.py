@@ -1,0 +1,246 @@
+"""``Explainer``: the one call shape every attribution method shares.
+
+``explain(model, texts, targets=None) -> list[Attribution]`` validates its inputs, picks the targets
+(the predicted class by default), measures what the call cost, and hands one batch of texts to the
+method's ``_attribute``. Methods batch *across* examples, so cost is measured for the whole call and
+amortised over its examples (see ``Explainer.explain``).
+
+Adding an explainer is one file with a subclass plus one ``registry.explainers.register`` line.
+"""
+from __future__ import annotations
+
+import abc
+import inspect
+import resource
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import ClassVar, Sequence
+
+import numpy as np
+import torch
+
+from xaibench.datasets.base import stable_hash
+from xaibench.records import Attribution, Unit
+
+
+@dataclass
+class ExplainBatch:
+    """What ``_attribute`` receives: texts that have at least one unit, and everything derived.
+
+    ``token_ids[i]`` are the model's token ids (special tokens included, truncated to
+    ``model.max_length``); ``token_units[i][t]`` is the unit index of token ``t`` (-1 for special
+    tokens); ``seeds[i]`` is the example's own seed (see ``Explainer.example_seed``).
+    """
+
+    texts: list[str]
+    targets: np.ndarray
+    output: str
+    units: list[list[Unit]]
+    token_ids: list[list[int]]
+    token_units: list[np.ndarray]
+    seeds: list[int]
+    progress: bool = False
+    metadata: list[dict] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+
+class Explainer(abc.ABC):
+    """Base class of all explainers.
+
+    Parameters are constructor keyword arguments stored unchanged (``params()`` reads them back), so
+    ``get_explainer(a.explainer["name"], **params)`` rebuilds the same explainer.
+
+    Parameters
+    ----------
+    seed: int, default 0. Seeds every random choice; each example's seed is derived from
+        (seed, explainer name, text), so the same configuration gives identical scores and adding
+        an example does not change the others.
+    output: ``None`` (the model's default: ``"prob"``, the target-class probability, for
+        classifiers), ``"prob"`` or ``"logit"`` (``"value"`` for regression models).
+    """
+
+    name: ClassVar[str] = ""
+    #: False for methods whose scores depend on ``seed`` (random, lime, shap).
+    deterministic: ClassVar[bool] = True
+
+    def __init__(self, *, seed: int = 0, output: str | None = None) -> None:
+        self.seed = seed
+        self.output = output
+
+    # ---- parameters --------------------------------------------------------------------------
+    def params(self) -> dict:
+        """Constructor parameters as stored (``Attribution.explainer == {"name": ..., **params}``)."""
+        names = [
+            p.name for p in inspect.signature(type(self).__init__).parameters.values()
+            if p.name != "self" and p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)
+        ]
+        return {n: getattr(self, n) for n in names}
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.params().items())
+        return f"{type(self).__name__}({args})"
+
+    def example_seed(self, text: str) -> int:
+        """The seed of one example: a stable hash of (seed, explainer name, text), in [0, 2**32)."""
+        return stable_hash(self.seed, self.name, text) % 2**32
+
+    # ---- the one verb ------------------------------------------------------------------------
+    def explain(self, model, texts: Sequence[str], targets=None, progress: bool = False) -> list[Attribution]:
+        """Explain ``model`` on ``texts``; one ``Attribution`` per text, in order.
+
+        ``targets``: class index per text; default the predicted class (that forward pass counts
+        in the cost). Scores are one per ``model.units(text)``; sub-token scores are summed into
+        their unit. A text with no units gets an empty score array; units whose tokens were cut by
+        the model's ``max_length`` get score 0 and ``metadata["n_units_truncated"]`` counts them.
+
+        ``cost`` is amortised: the call's totals divided evenly over its examples, because methods
+        batch across examples. ``n_forward``/``n_backward`` (examples passed through the model,
+        from the model's own counters) are split so that they sum exactly to the call's totals
+        (remainders go to the first examples); ``seconds`` is wall time / n. ``peak_mem_bytes`` is
+        the peak of the whole call, repeated on each attribution (a peak does not divide): on CUDA
+        ``torch.cuda.max_memory_allocated``; on CPU the growth of the process's resident-set
+        high-water mark (``ru_maxrss``), approximate and 0 when the call stayed below an earlier peak.
+        """
+        texts = _check_texts(texts)
+        output = model.check_output(self.output)
+        mem = _PeakMemory(model.device)
+        n_forward0, n_backward0, start = model.n_forward, model.n_backward, time.perf_counter()
+        if not texts:
+            return []
+        targets = self._check_targets(model, texts, targets)
+
+        units = [model.units(t) for t in texts]
+        active = [i for i, u in enumerate(units) if u]
+        scores: list[np.ndarray] = [np.zeros(0) for _ in texts]
+        metadata: list[dict] = [{} for _ in texts]
+        if active:
+            token_ids, token_units = model.encode([texts[i] for i in active])
+            batch = ExplainBatch(
+                texts=[texts[i] for i in active], targets=targets[active], output=output,
+                units=[units[i] for i in active], token_ids=token_ids, token_units=token_units,
+                seeds=[self.example_seed(texts[i]) for i in active], progress=progress,
+                metadata=[metadata[i] for i in active],
+            )
+            results = self._attribute(model, batch)
+            for j, i in enumerate(active):
+                scores[i] = self._finish_scores(model, results[j], batch, j, metadata[i])
+
+        seconds = time.perf_counter() - start
+        costs = _amortise(len(texts), model.n_forward - n_forward0, model.n_backward - n_backward0,
+                          seconds, mem.peak())
+        info = {"name": self.name, **self.params()}
+        return [
+            Attribution(
+                text=text, units=[u.text for u in units[i]], scores=scores[i], target=int(targets[i]),
+                cost=costs[i], explainer=dict(info), spans=tuple((u.start, u.end) for u in units[i]),
+                output=output,
+                metadata={"n_units_truncated": 0, **metadata[i], "amortised_over": len(texts)},
+            )
+            for i, text in enumerate(texts)
+        ]
+
+    @abc.abstractmethod
+    def _attribute(self, model, batch: ExplainBatch) -> list[np.ndarray]:
+        """One score array per text of ``batch`` (len = its number of units).
+
+        Implementations make all their model calls batched across the texts of ``batch`` and
+        add per-example extras to ``batch.metadata[i]`` (a dict).
+        """
+
+    # ---- helpers -----------------------------------------------------------------------------
+    def _check_targets(self, model, texts: list[str], targets) -> np.ndarray:
+        if targets is None:
+            return np.asarray(model.predicted_targets(texts), dtype=int)
+        if np.isscalar(targets):
+            raise TypeError(f"targets must be a sequence of class indices, one per text; got {targets!r}")
+        targets = list(targets)
+        if len(targets) != len(texts):
+            raise ValueError(f"targets has {len(targets)} entries for {len(texts)} texts; give one per text")
+        n_classes = 1 if model.task_type == "regression" else model.n_outputs
+        out = np.empty(len(targets), dtype=int)
+        for i, t in enumerate(targets):
+            if isinstance(t, (bool, np.bool_)) or not isinstance(t, (int, np.integer)) or not 0 <= t < n_classes:
+                raise ValueError(
+                    f"targets[{i}] = {t!r} is not a class index of model {model.name!r} "
+                    f"(expected an int in [0, {n_classes - 1}])"
+                )
+            out[i] = int(t)
+        return out
+
+    def _finish_scores(self, model, raw, batch: ExplainBatch, j: int, meta: dict) -> np.ndarray:
+        scores = np.asarray(raw, dtype=np.float64).reshape(-1)
+        n_units = len(batch.units[j])
+        if scores.shape != (n_units,):
+            raise RuntimeError(
+                f"explainer {self.name!r} returned {scores.size} scores for {n_units} units of {batch.texts[j]!r}"
+            )
+        truncated = _truncated_units(model, batch.token_ids[j], batch.token_units[j], n_units)
+        if truncated:
+            # The model never saw these units: no method can have evidence about them.
+            scores = scores.copy()
+            scores[n_units - truncated:] = 0.0
+        meta["n_units_truncated"] = truncated
+        return scores
+
+
+def _check_texts(texts) -> list[str]:
+    if isinstance(texts, str):
+        raise TypeError("texts must be a list of str, got a single str; wrap it: explain(model, [text])")
+    try:
+        texts = list(texts)
+    except TypeError:
+        raise TypeError(f"texts must be a list of str, got {type(texts).__name__}") from None
+    for i, t in enumerate(texts):
+        if not isinstance(t, str):
+            raise TypeError(f"texts[{i}] must be a str, got {type(t).__name__}")
+    return texts
+
+
+def _truncated_units(model, token_ids: Sequence[int], token_units: np.ndarray, n_units: int) -> int:
+    """Units after the last unit that kept a token, when the encoding hit ``max_length``."""
+    if len(token_ids) < model.max_length:
+        return 0
+    seen = token_units[token_units >= 0]
+    last = int(seen.max()) if seen.size else -1
+    return n_units - 1 - last
+
+
+def _amortise(n: int, n_forward: int, n_backward: int, seconds: float, peak: int) -> list[dict]:
+    def split(total: int) -> list[int]:
+        base, extra = divmod(int(total), n)
+        return [base + (1 if i < extra else 0) for i in range(n)]
+
+    forwards, backwards = split(n_forward), split(n_backward)
+    return [
+        {"n_forward": forwards[i], "n_backward": backwards[i], "seconds": seconds / n,
+         "peak_mem_bytes": int(peak)}
+        for i in range(n)
+    ]
+
+
+class _PeakMemory:
+    """Peak memory of a block: CUDA allocator peak, or growth of the CPU high-water mark."""
+
+    def __init__(self, device) -> None:
+        self.cuda = torch.device(device).type == "cuda"
+        if self.cuda:
+            torch.cuda.synchronize(device)
+            torch.cuda.reset_peak_memory_stats(device)
+            self.device = device
+        else:
+            self.start = _max_rss_bytes()
+
+    def peak(self) -> int:
+        if self.cuda:
+            torch.cuda.synchronize(self.device)
+            return int(torch.cuda.max_memory_allocated(self.device))
+        return max(0, _max_rss_bytes() - self.start)
+
+
+def _max_rss_bytes() -> int:
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    # Linux reports kilobytes, macOS bytes.
+    return int(rss if sys.platform == "darwin" else rss * 1024)

@@ -1,0 +1,40 @@
+"""Occlusion / leave-one-out: how much the output drops when one unit is cut out of the text."""
+from __future__ import annotations
+
+import numpy as np
+
+from xaibench import registry
+from xaibench.units import remove_units
+
+from .base import ExplainBatch, Explainer
+
+
+@registry.explainers.register("occlusion")
+class Occlusion(Explainer):
+    """Leave-one-unit-out occlusion (Zeiler & Fergus, 2014; Li, Monroe & Jurafsky, 2016 for text).
+
+    Score of unit i: ``f(x) - f(x without unit i)``, where removing follows the default ``delete``
+    rule of ../shared/API.md (``xaibench.units.remove_units``: cut the unit's characters, collapse
+    whitespace) and f is the target-class probability by default (``output="prob"``; ``"logit"``
+    is the option). In units of f; > 0 means the unit supports the target. These are exactly the
+    perturbations the ``loo_correlation`` and deletion metrics use.
+
+    Cost: n + 1 forwards per text of n units (fewer when removals give identical texts), all texts
+    of all examples in ONE batched engine call.
+    Parameters: ``seed`` (unused, deterministic), ``output`` (see ``Explainer``).
+    """
+
+    name = "occlusion"
+
+    def __init__(self, *, seed: int = 0, output: str | None = None) -> None:
+        super().__init__(seed=seed, output=output)
+
+    def _attribute(self, model, batch: ExplainBatch) -> list[np.ndarray]:
+        texts, targets, bounds = [], [], [0]
+        for text, units, target in zip(batch.texts, batch.units, batch.targets):
+            texts.append(text)
+            texts.extend(remove_units(text, units, [i]) for i in range(len(units)))
+            targets.extend([target] * (len(units) + 1))
+            bounds.append(len(texts))
+        values = model.explained_output(texts, np.asarray(targets), batch.output)
+        return [values[a] - values[a + 1:b] for a, b in zip(bounds[:-1], bounds[1:])]

@@ -1,0 +1,160 @@
+"""Stability and sanity metrics: the random control scores as it must, deterministic explainers are
+seed-stable, a planted causal word stays on top under perturbation, the randomized copy really is a
+different model, and max-sensitivity responds to its radius."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import xaibench as xb
+from xaibench.engine import pad_batch
+from xaibench.metrics.randomization import cascade, layer_stages, randomized_copy
+from xaibench.testing import tiny_classifier
+
+PLANTED = "excellent"
+NEUTRAL = ("the a this that it is was and product quality price delivery movie film book phone works "
+           "i you we they would buy again").split()
+
+
+def planted_sentences(n: int, seed: int, positive_only: bool = False) -> tuple[list[str], list[int]]:
+    """Neutral words; class 1 exactly when the planted word is in the sentence. Negatives get one more
+    neutral word instead, so sentence length says nothing about the class."""
+    rng = np.random.default_rng(seed)
+    texts, labels = [], []
+    for _ in range(n):
+        words = list(rng.choice(NEUTRAL, size=int(rng.integers(5, 10))))
+        label = 1 if positive_only else int(rng.random() < 0.5)
+        words.insert(int(rng.integers(len(words) + 1)), PLANTED if label else str(rng.choice(NEUTRAL)))
+        texts.append(" ".join(words))
+        labels.append(label)
+    return texts, labels
+
+
+@pytest.fixture(scope="module")
+def planted_model():
+    """A tiny BERT trained (60 seeded Adam steps, a few seconds) until the planted word decides."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # tiny matrices: extra threads only fight the other jobs on the cores
+    model = tiny_classifier(seed=0)
+    texts, labels = planted_sentences(512, seed=0)
+    ids = model.token_ids(texts)
+    optimizer = torch.optim.Adam(model.hf_model.parameters(), lr=5e-3)
+    rng = np.random.default_rng(1)
+    model.hf_model.train()
+    for _ in range(60):
+        idx = rng.choice(len(texts), 24, replace=False)
+        batch = pad_batch([ids[i] for i in idx], model.pad_token_id, "cpu")
+        loss = model.hf_model(**batch, labels=torch.tensor([labels[i] for i in idx])).loss
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad()
+    model.hf_model.eval()
+    torch.set_num_threads(threads)
+    test_texts, test_labels = planted_sentences(64, seed=5)
+    assert (model.predict(test_texts) == np.array(test_labels)).mean() == 1.0
+    return model
+
+
+@pytest.fixture(scope="module")
+def texts():
+    mixed, _ = planted_sentences(12, seed=7)
+    return mixed
+
+
+def evaluate(name, model, attributions, **params):
+    return xb.get_metric(name, **params).evaluate(model, attributions)
+
+
+def test_random_explainer_is_unstable_and_occlusion_is_not(planted_model, texts):
+    random_attrs = xb.get_explainer("random", seed=0).explain(planted_model, texts)
+    occlusion_attrs = xb.get_explainer("occlusion").explain(planted_model, texts)
+    for name in ("perturbation_stability", "seed_stability"):
+        assert abs(evaluate(name, planted_model, random_attrs).mean()) < 0.3, name
+    stable = evaluate("perturbation_stability", planted_model, occlusion_attrs)
+    assert stable.mean() > 0.5
+    # Per-example records: the kept perturbations, how many were tried and kept.
+    for d, v in zip(stable.details, stable.values):
+        assert 1 <= d["kept"] <= 3 and d["tried"] == 8 and len(d["texts"]) == d["kept"]
+        assert len(d["values"]) == d["kept"] and np.isclose(np.nanmean(d["values"]), v)
+    # The same perturbations are used for every metric that shares the settings.
+    topk = evaluate("topk_intersection", planted_model, occlusion_attrs, k=3)
+    assert [d["texts"] for d in topk.details] == [d["texts"] for d in stable.details]
+    assert np.all((topk.values >= 0) & (topk.values <= 1))
+
+
+def test_seed_stability_marks_deterministic_explainers(planted_model, texts):
+    attrs = xb.get_explainer("occlusion").explain(planted_model, texts[:4])
+    before = planted_model.n_forward
+    result = evaluate("seed_stability", planted_model, attrs)
+    assert np.all(result.values == 1.0) and all(d["deterministic"] for d in result.details)
+    assert planted_model.n_forward == before  # nothing re-run
+    random_result = evaluate("seed_stability", planted_model, xb.get_explainer("random").explain(planted_model, texts[:4]))
+    d = random_result.details[0]
+    assert d["deterministic"] is False and len(set(d["seeds"])) == 3 and len(d["pairwise"]) == 3
+
+
+@pytest.mark.parametrize("explainer, params", [("occlusion", {}), ("integrated_gradients", {"n_steps": 16})])
+def test_planted_word_stays_on_top_under_perturbation(planted_model, explainer, params):
+    positives, _ = planted_sentences(6, seed=11, positive_only=True)
+    attrs = xb.get_explainer(explainer, **params).explain(planted_model, positives)
+    assert [a.units[int(a.ranking()[0])] for a in attrs] == [PLANTED] * len(attrs)
+    # k=1 intersection = 1 means the top unit of every kept x' is the (aligned) planted word.
+    result = evaluate("topk_intersection", planted_model, attrs, k=1, protect_top=1)
+    assert all(d["kept"] >= 1 for d in result.details)
+    np.testing.assert_array_equal(result.values, 1.0)
+
+
+def test_randomized_copy_really_differs(planted_model, texts):
+    trained = {k: v.clone() for k, v in planted_model.hf_model.state_dict().items()}
+    copy_ = randomized_copy(planted_model, seed=0)
+    assert randomized_copy(planted_model, seed=0) is copy_  # cached: all explainers share it
+    assert copy_.tokenizer is planted_model.tokenizer and copy_.hf_model is not planted_model.hf_model
+    matrices = [k for k, v in trained.items() if v.ndim >= 2 and v.dtype.is_floating_point]
+    random_state = copy_.hf_model.state_dict()
+    assert all(not torch.equal(trained[k], random_state[k]) for k in matrices)
+    assert all(torch.equal(v, planted_model.hf_model.state_dict()[k]) for k, v in trained.items())  # original intact
+    gap = np.abs(planted_model.predict_proba(texts) - copy_.predict_proba(texts)).max()
+    assert gap > 0.3
+    # Cascading: head first, one stage per layer, embeddings last; the last stage is the full copy.
+    names = [s for s, _ in layer_stages(planted_model.hf_model)]
+    assert names == ["head", "layer.1", "layer.0", "embeddings"]
+    *_, (stage, last) = list(cascade(planted_model, seed=0))
+    assert stage == "embeddings"
+    assert all(torch.equal(v, random_state[k]) for k, v in last.hf_model.state_dict().items())
+
+
+def test_randomization_sanity(planted_model, texts):
+    random_result = evaluate("randomization_sanity", planted_model, xb.get_explainer("random").explain(planted_model, texts))
+    np.testing.assert_allclose(random_result.values, 0.0, atol=1e-12)  # model-blind scores survive
+    attrs = xb.get_explainer("occlusion").explain(planted_model, texts)
+    plain = evaluate("randomization_sanity", planted_model, attrs)
+    assert plain.mean() > 0.2
+    cascading = evaluate("randomization_sanity", planted_model, attrs, cascading=True)
+    np.testing.assert_allclose(cascading.values, plain.values, equal_nan=True)
+    curve = cascading.curves[0]
+    assert curve["stages"] == ["head", "layer.1", "layer.0", "embeddings"] and len(curve["values"]) == 4
+
+
+def test_max_sensitivity(planted_model, texts):
+    saliency = xb.get_explainer("saliency").explain(planted_model, texts[:6])
+    small = evaluate("max_sensitivity", planted_model, saliency, radius=1e-4, n_samples=2)
+    large = evaluate("max_sensitivity", planted_model, saliency, radius=0.2, n_samples=2)
+    assert np.all(np.isfinite(large.values)) and np.all(large.values > 0)  # the noise hook fired
+    assert np.all(small.values < large.values) and small.mean() < 0.05
+    ig = xb.get_explainer("integrated_gradients", n_steps=8).explain(planted_model, texts[:3])
+    assert np.all(np.isfinite(evaluate("max_sensitivity", planted_model, ig, n_samples=2).values))
+    occlusion = evaluate("max_sensitivity", planted_model, xb.get_explainer("occlusion").explain(planted_model, texts[:2]))
+    assert np.all(np.isnan(occlusion.values)) and "gradient explainers" in occlusion.notes[0]
+
+
+def test_metrics_run_through_score_and_are_registered(planted_model, texts):
+    assert {"perturbation_stability", "topk_intersection", "seed_stability", "randomization_sanity",
+            "max_sensitivity"} <= set(xb.list_metrics())
+    attrs = xb.get_explainer("grad_x_input").explain(planted_model, texts[:3])
+    values = xb.get_metric("perturbation_stability").score(planted_model, attrs)
+    assert values.shape == (3,)
+    external = xb.attribution_from_scores(planted_model, texts[0], np.arange(len(planted_model.units(texts[0]))))
+    result = evaluate("perturbation_stability", planted_model, [external])
+    assert np.isnan(result.values[0]) and "cannot rebuild explainer" in result.notes[0]
+    assert xb.get_metric("topk_intersection", k=5).display_name == "topk_intersection@5"

@@ -1,0 +1,79 @@
+"""The ``xaibench`` console script.
+
+- ``xaibench prepare [--model NAME ...]``: build (train and cache) built-in models now, so a later
+  benchmark run does not pay for it; prints each model card's numbers.
+- ``xaibench list``: the registered models, datasets, explainers and metrics.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Sequence
+
+
+def _prepare(args: argparse.Namespace) -> int:
+    from . import registry, zoo  # noqa: F401  (zoo registers the built-in models)
+
+    names = args.model or registry.models.names()
+    for name in names:
+        registry.models.factory(name)  # fail on a typo before training anything
+    for name in names:
+        model = registry.models.create(name)
+        folder = model.ensure_built(progress=not args.quiet)
+        print(format_card(name, folder, model.card()))
+    return 0
+
+
+def format_card(name: str, folder, card: dict) -> str:
+    """One model card as a few human-readable lines."""
+    accuracy = card.get("accuracy", {})
+    sizes = card.get("sizes", {})
+    lines = [
+        f"{name}  ({folder})",
+        f"  test accuracy       {accuracy.get('test', float('nan')):.4f}  (n={sizes.get('test')})",
+        f"  validation accuracy {accuracy.get('validation', float('nan')):.4f}  (n={sizes.get('validation')})",
+        f"  trained on          {sizes.get('train')} examples in {card.get('train_seconds')} s "
+        f"({card.get('num_threads')} threads; build {card.get('build_seconds')} s)",
+    ]
+    return "\n".join(lines)
+
+
+def _list(args: argparse.Namespace) -> int:
+    from . import api
+
+    groups = {"models": api.list_models, "datasets": api.list_datasets,
+              "explainers": api.list_explainers, "metrics": api.list_metrics}
+    for title, list_names in groups.items():
+        try:
+            names = list_names()
+        except ImportError as exc:  # a plugin package failing to import should not hide the rest
+            print(f"{title}: (could not load: {exc})")
+            continue
+        print(f"{title}: {', '.join(names) if names else '(none)'}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="xaibench", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    prepare = commands.add_parser("prepare", help="train and cache the built-in models now")
+    prepare.add_argument("--model", action="append", metavar="NAME",
+                         help="a built-in model name (repeatable; default: all built-in models)")
+    prepare.add_argument("--quiet", action="store_true", help="no progress bars")
+    prepare.set_defaults(run=_prepare)
+    listing = commands.add_parser("list", help="registered models, datasets, explainers and metrics")
+    listing.set_defaults(run=_list)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except (KeyError, ValueError) as exc:  # unknown names: the message already suggests a fix
+        print(f"xaibench: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
