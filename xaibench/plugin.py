@@ -55,20 +55,44 @@ def _session(config):
         cli = {dest: config.getoption(f"xb_{dest}") for _, dest, _ in _OPTIONS}
         cli["no_cache"] = config.getoption("xb_no_cache") or None
         cli["trust_remote_code"] = config.getoption("xb_trust_remote_code") or None
-        try:
-            run_config = resolve(cli, read_pyproject_options(str(config.rootpath)))
-        except (XaiBenchError, UnknownNameError) as exc:
-            pytest.exit(f"xaibench: {exc}", returncode=4)
+        # Raises XaiBenchError / UnknownNameError for bad options or data (see pytest_generate_tests).
+        run_config = resolve(cli, read_pyproject_options(str(config.rootpath)))
         session = BenchmarkSession(run_config)
         session.rootdir = str(config.rootpath)
         config.stash[_SESSION_KEY] = session
     return session
 
 
+_USER_ERROR_KEY = pytest.StashKey[str]()
+
+
 def pytest_generate_tests(metafunc) -> None:
     if "xb_cell" in metafunc.fixturenames:
-        cells = _session(metafunc.config).cells()
+        from .errors import XaiBenchError
+        from .registry import UnknownNameError
+
+        try:
+            cells = _session(metafunc.config).cells()
+        except (XaiBenchError, UnknownNameError) as exc:
+            # A user error: remember it and end the run after collection with the message alone
+            # (raising here would print a collection traceback).
+            metafunc.config.stash[_USER_ERROR_KEY] = str(exc)
+            cells = []
         metafunc.parametrize("xb_cell", cells, ids=[c.id for c in cells])
+    if "xb_session" in metafunc.fixturenames and _USER_ERROR_KEY not in metafunc.config.stash:
+        from .errors import XaiBenchError
+        from .registry import UnknownNameError
+
+        try:
+            _session(metafunc.config)
+        except (XaiBenchError, UnknownNameError) as exc:
+            metafunc.config.stash[_USER_ERROR_KEY] = str(exc)
+
+
+def pytest_collection_finish(session) -> None:
+    message = session.config.stash.get(_USER_ERROR_KEY, None)
+    if message is not None:
+        pytest.exit(f"xaibench: {message}", returncode=pytest.ExitCode.USAGE_ERROR)
 
 
 @pytest.fixture(scope="session")

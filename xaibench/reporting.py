@@ -88,8 +88,15 @@ def task_tables(summary: pd.DataFrame, cost: pd.DataFrame | None = None) -> list
         table = table.fillna("")
         n = int(task["n"].max()) if len(task) else 0
         suffix = "" if device == "cpu" else f", device {device}"
-        out.append((f"{dataset} · {model}{suffix} (n = {n})", table))
+        out.append((f"{_short(dataset)} · {_short(model)}{suffix} (n = {n})", table))
     return out
+
+
+def _short(name: str) -> str:
+    """Display name: a file or folder path shows as its last component (provenance keeps the path)."""
+    import os
+
+    return os.path.basename(str(name).rstrip("/")) if os.sep in str(name) and os.path.exists(str(name)) else str(name)
 
 
 LEGEND = ("mean ± half-width of the 95% bootstrap CI over examples; ↑ higher is better, ↓ lower is "
