@@ -109,19 +109,28 @@ def read_user_file(path: str, encoding: str = "utf-8", label_names: list[str] | 
                 continue
         raw_labels.append(value)
         examples.append((no, Example(rid, text, value, spans)))
+    name = os.path.basename(path)
+    if not regression:
+        names, fixed, label_problems = _label_index(examples, label_names)
+        problems = sorted(problems + label_problems, key=_line_number)
     if problems:
         raise DataValidationError(path, problems)
-    name = os.path.basename(path)
     if regression:
         return Dataset(name=name, examples=[e for _, e in examples], label_names=["value"],
                        task_type="regression", language="unknown", source=os.path.abspath(path),
                        info={"regression": True})
-    names, fixed = _label_index(examples, label_names, path)
     return Dataset(name=name, examples=fixed, label_names=names, language="unknown",
                    source=os.path.abspath(path), info={})
 
 
-def _label_index(examples: list[tuple[int, Example]], label_names: list[str] | None, path: str):
+def _line_number(problem: str) -> int:
+    try:
+        return int(problem.split(":", 1)[0].split()[1])
+    except (IndexError, ValueError):
+        return 0
+
+
+def _label_index(examples: list[tuple[int, Example]], label_names: list[str] | None):
     """Map labels (indices or names) onto class indices; with ``label_names`` (the model's), every
     label must be one of them."""
     problems, out = [], []
@@ -148,6 +157,4 @@ def _label_index(examples: list[tuple[int, Example]], label_names: list[str] | N
             problems.append(f"line {no}: label {e.label!r} is not one of the classes {label_names}")
             continue
         out.append(Example(e.id, e.text, idx, e.rationale))
-    if problems:
-        raise DataValidationError(path, problems)
-    return list(label_names), out
+    return list(label_names), out, problems
