@@ -76,10 +76,10 @@ class _PerturbationMetric(Metric):
         sets, explained = perturbation_runs(
             model, attributions, n_tries=self.n_tries, n_keep=self.n_keep, max_delta=self.max_delta,
             protect_top=self.protect_top, seed=self.seed)
-        by_text = {id(a): s for a, s in zip(attributions, sets)}
+        by_id = {id(a): s for a, s in zip(attributions, sets)}
 
         def score(a, others):
-            pset = by_text[id(a)]
+            pset = by_id[id(a)]
             details = {"language": pset.language, "tried": pset.tried, "kept": len(pset.kept),
                        "texts": pset.texts, "kinds": [p.kind for p in pset.kept], "deltas": list(pset.deltas)}
             if not others:
