@@ -91,6 +91,17 @@ def adamw(model: torch.nn.Module, lr: float, weight_decay: float) -> torch.optim
     return torch.optim.AdamW(groups, lr=lr)
 
 
+def mask_tokens(batch: dict[str, torch.Tensor], mask_prob: float, mask_token_id: int) -> torch.Tensor:
+    """``input_ids`` with each inner token (not the first, not the last, not padding) replaced by
+    ``mask_token_id`` with probability ``mask_prob``; draws come from torch's seeded global RNG."""
+    ids, attention = batch["input_ids"], batch["attention_mask"].bool()
+    inner = attention.clone()
+    inner[:, 0] = False
+    inner[torch.arange(len(ids)), attention.sum(1) - 1] = False
+    chosen = (torch.rand(ids.shape, device=ids.device) < mask_prob) & inner
+    return ids.masked_fill(chosen, mask_token_id)
+
+
 def train_classifier(
     model: torch.nn.Module,
     token_ids: Sequence[Sequence[int]],
@@ -104,6 +115,8 @@ def train_classifier(
     warmup_ratio: float = 0.1,
     weight_decay: float = 0.01,
     max_grad_norm: float = 1.0,
+    mask_prob: float = 0.0,
+    mask_token_id: int | None = None,
     progress: bool = False,
     desc: str = "train",
     on_epoch_end: Callable[[int], None] | None = None,
@@ -114,11 +127,16 @@ def train_classifier(
     labels: class index per example.
     epochs: passes over the data; a fractional last pass stops after that share of its batches.
     warmup_ratio: share of all steps spent warming the learning rate up from 0.
+    mask_prob: chance that each non-padding token of a training batch is replaced by
+        ``mask_token_id`` (fresh draws every step; first and last token are kept). A regulariser for
+        models trained from scratch on little data: no single character can carry a review.
     on_epoch_end: called with the 0-based epoch index after each full or partial pass (the model
         is in train mode again afterwards).
     """
     if len(token_ids) != len(labels):
         raise ValueError(f"got {len(token_ids)} token lists for {len(labels)} labels")
+    if mask_prob > 0 and mask_token_id is None:
+        raise ValueError("mask_prob > 0 needs a mask_token_id")
     if epochs <= 0 or batch_size <= 0:
         raise ValueError(f"epochs and batch_size must be positive, got {epochs} and {batch_size}")
     device = next(model.parameters()).device
@@ -145,6 +163,8 @@ def train_classifier(
     for epoch, plan in enumerate(plans):
         for idx in plan:
             batch = pad_batch([token_ids[i] for i in idx], pad_token_id, device)
+            if mask_prob > 0:
+                batch["input_ids"] = mask_tokens(batch, mask_prob, mask_token_id)
             out = model(**batch, labels=label_tensor[idx].to(device))
             out.loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), max_grad_norm)

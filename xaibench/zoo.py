@@ -56,7 +56,7 @@ CHARBERT_REVIEWS_ZH = {
     "train_subset": None,
     "max_length": 128,
     "batch_size": 64,
-    "lr": 6e-4,
+    "lr": 5e-4,
     "schedule": "linear",
     "warmup_ratio": 0.1,
     "weight_decay": 0.01,
@@ -65,7 +65,7 @@ CHARBERT_REVIEWS_ZH = {
     "architecture": {
         "vocabulary": "characters of the train split seen >= 2 times",
         "vocab_min_count": 2,
-        "num_hidden_layers": 4,
+        "num_hidden_layers": 2,
         "hidden_size": 256,
         "num_attention_heads": 4,
         "intermediate_size": 1024,
