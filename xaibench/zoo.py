@@ -15,6 +15,7 @@ import contextlib
 import copy
 import hashlib
 import json
+import os
 import shutil
 import sys
 import tempfile
@@ -125,6 +126,11 @@ class BuiltinModel:
                 print(f"xaibench: training built-in model {self.name!r} (first use; cached in {final})",
                       file=sys.stderr)
             staging = Path(tempfile.mkdtemp(prefix=f".staging-{final.name}-", dir=final.parent))
+            # mkdtemp makes the folder private (0700); a published cache folder should be as
+            # readable as any folder the user creates (umask), e.g. for a shared CI cache.
+            umask = os.umask(0)
+            os.umask(umask)
+            staging.chmod(0o777 & ~umask)
             try:
                 started = time.perf_counter()
                 card = self.build(self.recipe, staging, progress)
