@@ -49,13 +49,14 @@ def built_state(name: str) -> tuple[bool | None, str]:
     return None, "the recipe does not say whether it is built"
 
 
-def report_task(model_name: str, dataset: str, explainers: list[str], n: int, seed: int) -> dict:
+def report_task(model_name: str, dataset: str, explainers: list[str], n: int, seed: int,
+                settings: dict | None = None) -> dict:
     model = xb.load_model(model_name, progress=False)
     ds = xb.load_dataset(dataset, split="test", n=n, seed=seed)
     out = {}
     for name in explainers:
         started = time.perf_counter()
-        attrs = xb.get_explainer(name, seed=seed).explain(model, ds.texts)
+        attrs = xb.get_explainer(name, seed=seed, **(settings or {}).get(name, {})).explain(model, ds.texts)
         row = {}
         for metric, params in METRICS:
             result = xb.get_metric(metric, **params).evaluate(model, attrs)
@@ -91,6 +92,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--explainers", nargs="*", default=None, help="default: all registered")
     parser.add_argument("--models", nargs="*", default=list(TASKS), choices=list(TASKS))
     parser.add_argument("--build", action="store_true", help="train built-in models that are not built yet")
+    parser.add_argument("--settings", default="smoke", choices=["smoke", "default"],
+                        help="explainer settings: the smoke profile's (IG 16 steps, LIME 200 samples, SHAP 100 "
+                             "evaluations; default) or each explainer's defaults")
     parser.add_argument("--json", default=None, help="also write the numbers to this JSON file")
     args = parser.parse_args(argv)
     explainers = args.explainers or xb.list_explainers()
@@ -102,13 +106,16 @@ def main(argv: list[str] | None = None) -> int:
             continue
         dataset = TASKS[model_name]
         print(f"{dataset} · {model_name}", file=sys.stderr, flush=True)
-        report[model_name] = report_task(model_name, dataset, explainers, args.n, args.seed)
+        from xaibench.config import PROFILES
+
+        settings = PROFILES["smoke"]["explainers"] if args.settings == "smoke" else {}
+        report[model_name] = report_task(model_name, dataset, explainers, args.n, args.seed, settings)
         print_table(model_name, dataset, report[model_name], args.n)
     for line in missing:
         print(f"skipped {line}")
     if args.json:
         with open(args.json, "w", encoding="utf-8") as fh:
-            json.dump({"n": args.n, "seed": args.seed, "results": report, "skipped": missing}, fh, indent=2)
+            json.dump({"n": args.n, "seed": args.seed, "settings": args.settings, "results": report, "skipped": missing}, fh, indent=2)
     return 0 if report else 1
 
 

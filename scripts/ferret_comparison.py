@@ -1,0 +1,87 @@
+"""Per-example cost of ferret's benchmark configuration, run through xaibench's engine (issue #8).
+
+ferret 0.4.2's ``Benchmark`` explains a text with six methods and scores each with three metrics.
+The anchor measured on this machine (2 cores, MiniLM-L6): 7.98 s per review sentence (SHAP 2.66 s,
+LIME 2.67 s, IG 1.04 s). This script runs the same six methods at ferret's settings and the same
+three metrics on ``minilm-reviews-en`` and prints seconds per example and the ratio to the anchor.
+
+Settings matched to ferret's defaults:
+- SHAP: Partition explainer, ``max_evals`` 500 (shap's default, which ferret keeps).
+- LIME: n_tokens² perturbed samples (n_tokens = sub-word tokens without special tokens, capped at
+  5000), as ferret sizes it; texts are grouped by that number so each group is one batched call.
+- gradient (saliency), gradient × input, Integrated Gradients (50 steps, captum's default) and
+  IG × input: ferret's "IG (x Input)" is a second IG run, so IG is run twice here too.
+- comprehensiveness, sufficiency (ERASER, AOPC over removal fractions) and τ-LOO
+  (``loo_correlation``) on each of the six explanations.
+
+    python scripts/ferret_comparison.py --n 20
+"""
+from __future__ import annotations
+
+import argparse
+import time
+from collections import defaultdict
+
+import torch
+
+import xaibench as xb
+from xaibench.scoring import evaluate_metrics
+
+FERRET_SECONDS_PER_EXAMPLE = 7.98
+METRICS = ["comprehensiveness", "sufficiency", "loo_correlation"]
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default="minilm-reviews-en")
+    parser.add_argument("--dataset", default="reviews-en")
+    parser.add_argument("--n", type=int, default=20)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+
+    model = xb.load_model(args.model)
+    texts = xb.load_dataset(args.dataset, split="test", n=args.n, seed=args.seed).texts
+    import captum.attr, lime.lime_text, shap  # noqa: F401,E401  (imports stay out of the timing)
+    xb.get_explainer("occlusion").explain(model, texts[:1])  # warm-up
+
+    seconds: dict[str, float] = defaultdict(float)
+    attributions = {}
+    start_all = time.perf_counter()
+    targets = [int(t) for t in model.predicted_targets(texts)]
+    for name, params in [("shap", {"max_evals": 500}), ("saliency", {}), ("grad_x_input", {}),
+                         ("integrated_gradients", {"n_steps": 50}), ("integrated_gradients_x_input", {"n_steps": 50})]:
+        explainer = xb.get_explainer(name.replace("_x_input", ""), seed=args.seed, **params)
+        t0 = time.perf_counter()
+        attributions[name] = explainer.explain(model, texts, targets=targets)
+        seconds[name] += time.perf_counter() - t0
+    by_samples = defaultdict(list)
+    for i, ids in enumerate(model.token_ids(texts)):
+        by_samples[max(2, min(5000, (len(ids) - 2) ** 2))].append(i)
+    lime_attrs = [None] * len(texts)
+    t0 = time.perf_counter()
+    for n_samples, idx in by_samples.items():
+        explainer = xb.get_explainer("lime", seed=args.seed, n_samples=n_samples)
+        for i, a in zip(idx, explainer.explain(model, [texts[i] for i in idx], targets=[targets[i] for i in idx])):
+            lime_attrs[i] = a
+    seconds["lime"] += time.perf_counter() - t0
+    attributions["lime"] = lime_attrs
+
+    everything = [a for attrs in attributions.values() for a in attrs]
+    t0 = time.perf_counter()
+    # One engine pass for all three metrics over all explanations (requests are de-duplicated).
+    evaluate_metrics(model, [xb.get_metric(m) for m in METRICS], everything)
+    seconds["metrics (3 x 6 explanations)"] = time.perf_counter() - t0
+    total = time.perf_counter() - start_all
+
+    print(f"{args.model}, {len(texts)} {args.dataset} test sentences, {torch.get_num_threads()} threads\n")
+    print("| part | seconds per example |\n|---|---:|")
+    for name, s in seconds.items():
+        print(f"| {name} | {s / len(texts):.3f} |")
+    per_example = total / len(texts)
+    print(f"| **total** | **{per_example:.3f}** |\n")
+    print(f"ferret 0.4.2 anchor: {FERRET_SECONDS_PER_EXAMPLE} s per example -> xaibench is "
+          f"{FERRET_SECONDS_PER_EXAMPLE / per_example:.1f}x faster (target >= 3x)")
+
+
+if __name__ == "__main__":
+    main()
