@@ -1,6 +1,7 @@
 """User data files: CSV (UTF-8, optional BOM, or ``encoding=``) or JSONL, in the format of
-../shared/API.md: columns ``text`` and ``label`` (class index or class name) or ``target`` (a number:
-regression), optional ``id`` and ``rationale`` (``|``-separated substrings of ``text``).
+../shared/API.md: columns ``text`` and either ``label`` (class index or class name; any number of
+classes: a classification task) or ``target`` (a finite number: a regression task), optional ``id``
+and ``rationale`` (``|``-separated substrings of ``text``).
 
 The whole file is checked before anything else happens and every problem is reported at once with
 its line number (header = line 1 for CSV; JSONL lines are numbered from 1).
@@ -15,17 +16,33 @@ import os
 
 from ..errors import DataValidationError
 from ..records import Example
+from ..units import split_units
 from .base import Dataset
 
 
-def _read_rows(path: str, encoding: str) -> tuple[list[tuple[int, dict]], list[str]]:
-    raw = open(path, "rb").read()
+def _decode(path: str, raw: bytes, encoding: str) -> str:
+    """The file's text; a UTF-8 BOM is dropped. Undecodable bytes are reported for every line."""
+    utf8 = encoding.lower().replace("_", "-") in ("utf-8", "utf8")
     try:
-        text = raw.decode("utf-8-sig" if encoding.lower().replace("_", "-") in ("utf-8", "utf8") else encoding)
-    except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
-        hint = " (Chinese exports are often GBK: pass --xb-encoding gbk / encoding='gbk')" if encoding.startswith("utf") else ""
-        raise DataValidationError(path, [f"line {line}: bytes cannot be decoded as {encoding}{hint}"]) from None
+        return raw.decode("utf-8-sig" if utf8 else encoding)
+    except UnicodeDecodeError:
+        pass
+    hint = (" (Chinese exports are often GBK: pass --xb-encoding gbk / encoding='gbk')" if utf8 else
+            " (check the file's encoding: --xb-encoding utf-8, gb18030, big5 ...)")
+    problems = []
+    for no, line in enumerate(raw.split(b"\n"), start=1):
+        try:
+            line.decode("utf-8-sig" if utf8 and no == 1 else encoding)
+        except UnicodeDecodeError as exc:
+            bad = line[exc.start:exc.start + 4]
+            problems.append(f"line {no}: bytes {bad!r} at column {exc.start + 1} cannot be decoded as {encoding}{hint}")
+    raise DataValidationError(path, problems or [f"line 1: the file cannot be decoded as {encoding}{hint}"])
+
+
+def _read_rows(path: str, encoding: str) -> tuple[list[tuple[int, dict]], list[str]]:
+    with open(path, "rb") as fh:
+        raw = fh.read()
+    text = _decode(path, raw, encoding)
     rows, problems = [], []
     if path.lower().endswith((".jsonl", ".ndjson", ".json")):
         for no, line in enumerate(text.splitlines(), start=1):
@@ -42,12 +59,31 @@ def _read_rows(path: str, encoding: str) -> tuple[list[tuple[int, dict]], list[s
             rows.append((no, obj))
     else:
         reader = csv.DictReader(io.StringIO(text, newline=""))
-        for row in reader:
-            # reader.line_num is the physical line of the row's end; header is line 1.
-            rows.append((reader.line_num, row))
+        try:
+            for row in reader:
+                # reader.line_num is the physical line of the row's end; header is line 1.
+                problem = _field_count_problem(reader, row)
+                if problem:
+                    problems.append(problem)
+                    continue
+                rows.append((reader.line_num, row))
+        except csv.Error as exc:
+            problems.append(f"line {reader.line_num}: not valid CSV ({exc})")
         if reader.fieldnames is None:
-            problems.append("line 1: the file is empty (expected a header with 'text' and 'label')")
+            problems.append("line 1: the file is empty (expected a header with 'text' and 'label' or 'target')")
     return rows, problems
+
+
+def _field_count_problem(reader, row: dict) -> str | None:
+    """A row with more fields than the header (an unquoted comma in a text, usually) or fewer."""
+    width = len(reader.fieldnames or [])
+    if row.get(None):  # DictReader's restkey: the fields past the header
+        return (f"line {reader.line_num}: {width + len(row[None])} fields but the header has {width} "
+                f"(extra: {row[None]!r}); quote a text that contains commas")
+    n_fields = sum(v is not None for k, v in row.items() if k is not None)
+    if n_fields < width:  # DictReader's restval: missing fields are None
+        return f"line {reader.line_num}: {n_fields} field(s) but the header has {width}"
+    return None
 
 
 def _is_missing(value) -> bool:
@@ -58,26 +94,54 @@ def _is_missing(value) -> bool:
     return isinstance(value, str) and value.strip().lower() in ("", "nan", "null", "none")
 
 
-def read_user_file(path: str, encoding: str = "utf-8", label_names: list[str] | None = None) -> Dataset:
-    """Read and validate a user CSV/JSONL file; raise ``DataValidationError`` listing all problems."""
+def read_user_file(path: str, encoding: str = "utf-8", label_names: list[str] | None = None,
+                   task_type: str | None = None) -> Dataset:
+    """Read and validate a user CSV/JSONL file; raise ``DataValidationError`` listing all problems.
+
+    A ``target`` column makes a regression data set (``Dataset.task_type == "regression"``, float
+    labels), a ``label`` column a classification one with as many classes as it names.
+    ``label_names``: the model's classes; every label must be one of them. ``task_type``: the
+    model's ("classification"/"regression"); a file of the other kind is a problem.
+    """
     if not os.path.isfile(path):
         raise DataValidationError(path, ["file not found"])
     rows, problems = _read_rows(path, encoding)
     columns = set().union(*(r.keys() for _, r in rows)) if rows else set()
     if rows and "text" not in columns:
-        problems.append(f"line 1: missing column 'text' (found: {', '.join(sorted(map(str, columns)))})")
+        problems.append(f"line 1: missing column 'text'{_case_hint('text', columns)} "
+                        f"(found: {', '.join(sorted(map(str, columns)))})")
     if rows and not ({"label", "target"} & columns):
-        problems.append("line 1: missing column 'label' (classification) or 'target' (regression)")
+        problems.append(f"line 1: missing column 'label'{_case_hint('label', columns)} (classification) or "
+                        "'target' (regression)")
+    if rows and {"label", "target"} <= columns:
+        problems.append("line 1: both 'label' (classification) and 'target' (regression) columns; keep one")
     if not rows and not problems:
-        problems.append("no data rows")
+        problems.append("line 2: no data rows (the file has a header only)")
+    regression = "target" in columns and "label" not in columns
+    if rows and {"label", "target"} & columns and task_type is not None:
+        if regression and task_type == "classification":
+            names = f" {list(label_names)}" if label_names else ""
+            problems.append(f"line 1: a 'target' column makes this a regression data set, but the model is a "
+                            f"classifier{names}; give class labels in a 'label' column")
+        elif not regression and task_type == "regression":
+            problems.append("line 1: a 'label' column makes this a classification data set, but the model is a "
+                            "regression model; give numeric targets in a 'target' column")
     if problems:
         raise DataValidationError(path, problems)
-    regression = "target" in columns and "label" not in columns
     examples, seen_ids, raw_labels = [], {}, []
     for no, row in rows:
         text = row.get("text")
+        if text is not None and not isinstance(text, str) and not _is_missing(text):
+            problems.append(f"line {no}: text must be a string, got {type(text).__name__} {text!r}")
+            continue
+        if _is_missing(text) and (text is None or str(text).strip()):
+            problems.append(f"line {no}: missing text {text!r} (NaN/null is not a text)")
+            continue
         if _is_missing(text) or not str(text).strip():
             problems.append(f"line {no}: empty text {text!r}")
+            continue
+        if not split_units(text):
+            problems.append(f"line {no}: empty text {text!r} (only invisible characters)")
             continue
         text = str(text)
         rid = row.get("id")
@@ -93,6 +157,8 @@ def read_user_file(path: str, encoding: str = "utf-8", label_names: list[str] | 
             continue
         if regression:
             try:
+                if isinstance(value, bool):  # JSON true/false is not a number here
+                    raise ValueError
                 value = float(value)
                 if not math.isfinite(value):
                     raise ValueError
@@ -116,11 +182,16 @@ def read_user_file(path: str, encoding: str = "utf-8", label_names: list[str] | 
     if problems:
         raise DataValidationError(path, problems)
     if regression:
-        return Dataset(name=name, examples=[e for _, e in examples], label_names=["value"],
+        return Dataset(name=name, examples=[e for _, e in examples], label_names=["target"],
                        task_type="regression", language="unknown", source=os.path.abspath(path),
                        info={"regression": True})
     return Dataset(name=name, examples=fixed, label_names=names, language="unknown",
                    source=os.path.abspath(path), info={})
+
+
+def _case_hint(name: str, columns: set) -> str:
+    near = [str(c) for c in columns if c is not None and str(c).strip().lower() == name]
+    return f" (found {near[0]!r}: column names are lower-case, without spaces)" if near else ""
 
 
 def _line_number(problem: str) -> int:

@@ -87,9 +87,13 @@ class Attention(Explainer):
         self.layer = layer
         self.head_reduction = head_reduction
 
-    def _attribute(self, model, batch: ExplainBatch) -> list[np.ndarray]:
+    def check_params(self) -> None:
         if self.head_reduction not in HEAD_REDUCTIONS:
             raise ValueError(f"head_reduction must be one of {HEAD_REDUCTIONS}, got {self.head_reduction!r}")
+        if isinstance(self.layer, bool) or not isinstance(self.layer, int):
+            raise ValueError(f"layer must be an int (negative counts from the last layer), got {self.layer!r}")
+
+    def _attribute(self, model, batch: ExplainBatch) -> list[np.ndarray]:
         results: list[np.ndarray] = [np.zeros(0)] * len(batch)
         for idx, attentions in batched_attentions(model, batch.token_ids, batch.progress):
             n_layers = len(attentions)

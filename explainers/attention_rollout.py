@@ -48,9 +48,11 @@ class AttentionRollout(Explainer):
         super().__init__(seed=seed, output=output)
         self.head_reduction = head_reduction
 
-    def _attribute(self, model, batch: ExplainBatch) -> list[np.ndarray]:
+    def check_params(self) -> None:
         if self.head_reduction not in HEAD_REDUCTIONS:
             raise ValueError(f"head_reduction must be one of {HEAD_REDUCTIONS}, got {self.head_reduction!r}")
+
+    def _attribute(self, model, batch: ExplainBatch) -> list[np.ndarray]:
         results: list[np.ndarray] = [np.zeros(0)] * len(batch)
         for idx, attentions in batched_attentions(model, batch.token_ids, batch.progress):
             from_first = rollout(attentions, self.head_reduction)[:, 0, :].cpu().numpy()

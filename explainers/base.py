@@ -59,7 +59,8 @@ class Explainer(abc.ABC):
         (seed, explainer name, text), so the same configuration gives identical scores and adding
         an example does not change the others.
     output: ``None`` (the model's default: ``"prob"``, the target-class probability, for
-        classifiers), ``"prob"`` or ``"logit"`` (``"value"`` for regression models).
+        classifiers; ``"value"``, ŷ/σ, for regression models), ``"prob"`` or ``"logit"``
+        (classifiers) or ``"value"`` (regression models).
     """
 
     name: ClassVar[str] = ""
@@ -83,6 +84,10 @@ class Explainer(abc.ABC):
         args = ", ".join(f"{k}={v!r}" for k, v in self.params().items())
         return f"{type(self).__name__}({args})"
 
+    def check_params(self) -> None:
+        """Raise ``ValueError`` naming the first out-of-range parameter. Needs no model, so a run
+        configuration is checked before anything is loaded; ``explain`` calls it first."""
+
     def example_seed(self, text: str) -> int:
         """The seed of one example: a stable hash of (seed, explainer name, text), in [0, 2**32)."""
         return stable_hash(self.seed, self.name, text) % 2**32
@@ -91,8 +96,9 @@ class Explainer(abc.ABC):
     def explain(self, model, texts: Sequence[str], targets=None, progress: bool = False) -> list[Attribution]:
         """Explain ``model`` on ``texts``; one ``Attribution`` per text, in order.
 
-        ``targets``: class index per text; default the predicted class (that forward pass counts
-        in the cost). Scores are one per ``model.units(text)``; sub-token scores are summed into
+        ``targets``: class index per text, any class of the model (e.g. 1 = "neutral" of a
+        three-class model); default the predicted class (that forward pass counts in the cost).
+        Regression models have one output: the target is 0 and f(x) = ŷ(x)/σ. Scores are one per ``model.units(text)``; sub-token scores are summed into
         their unit. A text with no units gets an empty score array; units whose tokens were cut by
         the model's ``max_length`` get score 0 and ``metadata["n_units_truncated"]`` counts them.
 
@@ -104,6 +110,7 @@ class Explainer(abc.ABC):
         ``torch.cuda.max_memory_allocated``; on CPU the growth of the process's resident-set
         high-water mark (``ru_maxrss``), approximate and 0 when the call stayed below an earlier peak.
         """
+        self.check_params()
         texts = _check_texts(texts)
         output = model.check_output(self.output)
         mem = _PeakMemory(model.device)

@@ -43,13 +43,16 @@ class IntegratedGradients(Explainer):
         self.n_steps = n_steps
         self.internal_batch_size = internal_batch_size
 
+    def check_params(self) -> None:
+        if isinstance(self.n_steps, bool) or not isinstance(self.n_steps, int) or self.n_steps < 1:
+            raise ValueError(f"n_steps must be a positive int, got {self.n_steps!r}")
+        if self.internal_batch_size is not None and (
+                isinstance(self.internal_batch_size, bool) or not isinstance(self.internal_batch_size, int)
+                or self.internal_batch_size < 1):
+            raise ValueError(f"internal_batch_size must be a positive int or None, got {self.internal_batch_size!r}")
+
     def _attribute(self, model, batch: ExplainBatch) -> list[np.ndarray]:
         from captum.attr import LayerIntegratedGradients
-
-        if not isinstance(self.n_steps, int) or self.n_steps < 1:
-            raise ValueError(f"n_steps must be a positive int, got {self.n_steps!r}")
-        if self.internal_batch_size is not None and self.internal_batch_size < 1:
-            raise ValueError(f"internal_batch_size must be a positive int or None, got {self.internal_batch_size!r}")
 
         def forward(input_ids, attention_mask, targets):
             # captum calls this for the path steps and for both endpoints; count every row.

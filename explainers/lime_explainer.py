@@ -50,9 +50,14 @@ class Lime(Explainer):
         self.n_samples = n_samples
         self.kernel_width = kernel_width
 
-    def _attribute(self, model, batch: ExplainBatch) -> list[np.ndarray]:
-        if not isinstance(self.n_samples, int) or self.n_samples < 2:
+    def check_params(self) -> None:
+        if isinstance(self.n_samples, bool) or not isinstance(self.n_samples, int) or self.n_samples < 2:
             raise ValueError(f"n_samples must be an int >= 2, got {self.n_samples!r}")
+        if isinstance(self.kernel_width, bool) or not isinstance(self.kernel_width, (int, float)) \
+                or not self.kernel_width > 0:
+            raise ValueError(f"kernel_width must be a number > 0, got {self.kernel_width!r}")
+
+    def _attribute(self, model, batch: ExplainBatch) -> list[np.ndarray]:
         jobs = [self._job(model, batch, i) for i in range(len(batch))]
         return run_lockstep(jobs, output_answers(model, batch.output), batch.seeds,
                             progress=batch.progress, desc="lime")

@@ -69,9 +69,11 @@ class Shap(Explainer):
         self.max_evals = max_evals
         self.batch_size = batch_size
 
-    def _attribute(self, model, batch: ExplainBatch) -> list[np.ndarray]:
-        if not isinstance(self.max_evals, int) or self.max_evals < 3:
+    def check_params(self) -> None:
+        if isinstance(self.max_evals, bool) or not isinstance(self.max_evals, int) or self.max_evals < 3:
             raise ValueError(f"max_evals must be an int >= 3, got {self.max_evals!r}")
+
+    def _attribute(self, model, batch: ExplainBatch) -> list[np.ndarray]:
         jobs = [self._job(model, batch, i) for i in range(len(batch))]
         return run_lockstep(jobs, output_answers(model, batch.output), batch.seeds,
                             progress=batch.progress, desc="shap")

@@ -7,9 +7,13 @@ All four share one request builder (``RemovalMetric``): for the attribution's ra
 edits they ask for and in how a curve becomes a number (AOPC mean or trapezoidal area).
 
 Notation: f(x) is the attribution's explained output (``model.output_from_logits`` with its target
-and ``output``: the target-class probability p(x) for classifiers); units are ``model.units(text)``
-ordered by score descending, ties by position; k = ceil(q·n) with a tolerant ceil
-(``removal.top_k_count``).
+and ``output``): for classifiers the target-class probability p(x) (any class index can be the
+target; ``output="logit"`` explains its logit instead); for regression models f(x) = ŷ(x)/σ, the
+prediction divided by σ, the standard deviation of the training targets stored with the model
+(``config.xaibench_target_std``), so values are unit-free (in units of σ) and comparable across
+rating scales. Units are ``model.units(text)`` ordered by score descending (for regression: the
+units that push ŷ up rank first), ties by position; k = ceil(q·n) with a tolerant ceil
+(``removal.top_k_count``). The formulas below are the same for both task types.
 """
 from __future__ import annotations
 
@@ -103,10 +107,11 @@ class Comprehensiveness(_AOPC):
     """ERASER comprehensiveness: how much the output drops when the top-ranked units are removed.
 
     Definition: mean over q in ``fractions`` (default {0.01, 0.05, 0.10, 0.20, 0.50}) of
-    f(x) − f(x without its top-k units), k = ceil(q·n).
+    f(x) − f(x without its top-k units), k = ceil(q·n); f = p(target class) for classifiers,
+    f = ŷ/σ for regression (how far the prediction falls, in σ, when the units that raise it go).
     Reference: DeYoung et al. 2020, "ERASER: A Benchmark to Evaluate Rationalized NLP Models", ACL
     (AOPC form, as in their appendix).
-    Range: [-1, 1] for probabilities (unbounded for ``output="logit"``/``"value"``).
+    Range: [-1, 1] for probabilities (unbounded for ``output="logit"`` and for regression).
     Direction: higher is better.
 
     Parameters: ``mode`` "delete" (default) or "mask"; ``fractions``; ``n_random`` random orderings
@@ -123,9 +128,11 @@ class Sufficiency(_AOPC):
     """ERASER sufficiency: how much the output drops when only the top-ranked units are kept.
 
     Definition: mean over q in ``fractions`` (default {0.01, 0.05, 0.10, 0.20, 0.50}) of
-    f(x) − f(only its top-k units, in original order), k = ceil(q·n).
+    f(x) − f(only its top-k units, in original order), k = ceil(q·n); f = p(target class) for
+    classifiers, ŷ/σ for regression.
     Reference: DeYoung et al. 2020, "ERASER: A Benchmark to Evaluate Rationalized NLP Models", ACL.
-    Range: [-1, 1] for probabilities (negative: the kept units alone support the target more than x).
+    Range: [-1, 1] for probabilities (negative: the kept units alone support the target more than x);
+    unbounded, in units of σ, for regression.
     Direction: lower is better.
 
     Parameters: as ``comprehensiveness``.
@@ -141,10 +148,12 @@ class DeletionAUC(_CurveArea):
     """Deletion curve area: the output as the most important units are removed first (MoRF).
 
     Definition: trapezoidal area of f(x without its top-k units), k = ceil(q·n), over q in
-    ``fractions`` (default 0, 0.1, ..., 1.0; q = 1 is the empty text in mode "delete").
+    ``fractions`` (default 0, 0.1, ..., 1.0; q = 1 is the empty text in mode "delete"); f = p(target
+    class) for classifiers, ŷ/σ for regression.
     Reference: Petsiuk et al. 2018, "RISE: Randomized Input Sampling for Explanation of Black-box
     Models", BMVC (deletion metric); Samek et al. 2017 (MoRF perturbation curves).
-    Range: [0, 1] for probabilities on the default grid. Direction: lower is better.
+    Range: [0, 1] for probabilities on the default grid; for regression any real number (ŷ/σ can be
+    negative; compare explainers on the same model). Direction: lower is better.
 
     Parameters: ``mode``, ``fractions`` (>= 2, increasing), ``n_random``, ``seed`` as
     ``comprehensiveness``. ``curves`` keep each example's points for plots.
@@ -161,9 +170,10 @@ class InsertionAUC(_CurveArea):
 
     Definition: trapezoidal area of f(only its top-k units, in original order), k = ceil(q·n), over
     q in ``fractions`` (default 0, 0.1, ..., 1.0; q = 0 is the empty text in mode "delete", the
-    all-masked input in mode "mask").
+    all-masked input in mode "mask"); f = p(target class) for classifiers, ŷ/σ for regression.
     Reference: Petsiuk et al. 2018, "RISE", BMVC (insertion metric).
-    Range: [0, 1] for probabilities on the default grid. Direction: higher is better.
+    Range: [0, 1] for probabilities on the default grid; any real number for regression.
+    Direction: higher is better.
 
     Parameters: as ``deletion_auc``.
     """

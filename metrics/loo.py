@@ -46,6 +46,7 @@ class LOOCorrelation(Metric):
     drops f(x) − f(x without unit i), one removal per unit.
 
     Definition: τ_b(scores, drops) with drops_i = f(x) − f(x without unit i) (removal by ``mode``);
+    f = p(target class) for classifiers, ŷ/σ for regression (τ is scale-free, so σ does not matter);
     drops closer than 1e-6 × max(1, max|f|) count as ties (see ``TIE_TOLERANCE``).
     Reference: leave-one-out agreement as in ferret (Attanasio et al. 2023, "ferret: a Framework
     for Benchmarking Explainers on Transformers", EACL demo; τ-LOO) and Jain & Wallace 2019,

@@ -49,13 +49,19 @@ def check_mode(mode: str) -> str:
 
 
 def check_fractions(fractions: Sequence[float], name: str = "fractions", curve: bool = False) -> tuple[float, ...]:
-    """Validate fractions in [0, 1]; a curve (for a trapezoidal area) needs >= 2, increasing."""
+    """Validate fractions: in (0, 1] for AOPC (removing q = 0 of the units removes nothing, so it
+    would only dilute the mean), in [0, 1] for a curve, which needs >= 2 strictly increasing points
+    for a trapezoidal area (q = 0 is its start: x itself, or the empty text for insertion)."""
+    interval = "[0, 1]" if curve else "(0, 1]"
+    given = fractions
+    if isinstance(fractions, (int, float, np.number)) and not isinstance(fractions, bool):
+        fractions = (fractions,)  # one fraction given as a bare number
     try:
         out = tuple(float(q) for q in fractions)
-    except TypeError:
-        raise TypeError(f"{name} must be a sequence of floats in [0, 1], got {fractions!r}") from None
-    if not out or any(not (0.0 <= q <= 1.0) for q in out):
-        raise ValueError(f"{name} must be a non-empty sequence of floats in [0, 1], got {fractions!r}")
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be a sequence of floats in {interval}, got {given!r}") from None
+    if not out or any(not ((0.0 <= q) if curve else (0.0 < q)) or not q <= 1.0 for q in out):
+        raise ValueError(f"{name} must be a non-empty sequence of floats in {interval}, got {given!r}")
     if curve and (len(out) < 2 or any(b <= a for a, b in zip(out, out[1:]))):
         raise ValueError(f"{name} must be at least two strictly increasing fractions for an area, got {fractions!r}")
     return out

@@ -118,4 +118,6 @@ def test_options_are_validated_with_clear_messages():
         resolve({"explainers": "occlusionn"})
     cfg = resolve({"profile": "quick", "explainers": "random,occlusion", "n": "all"})
     assert cfg.n is None and list(cfg.explainers) == ["random", "occlusion"]
-    assert [t.model for t in cfg.tasks] == ["minilm-reviews-en", "charbert-reviews-zh"]
+    assert [t.model for t in cfg.tasks] == ["minilm-reviews-en", "charbert-reviews-zh", "minilm-ratings-en",
+                                            "minilm-sentiment3-en", "minilm-planted-en", "charbert-planted-zh"]
+    assert [t.dataset for t in resolve({}).tasks] == ["reviews-en", "reviews-zh"]  # smoke (CI) unchanged

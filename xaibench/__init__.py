@@ -2,7 +2,8 @@
 
 Public interface (see ../shared/API.md and README): ``load_model``, ``load_dataset``,
 ``get_explainer``, ``get_metric``, ``list_explainers``, ``list_metrics``, ``list_models``,
-``list_datasets``, ``attribution_from_scores``, ``plot_attention``, ``plot_attribution``.
+``list_datasets``, ``attribution_from_scores``, ``with_references``, ``plot_attention``,
+``plot_attribution``.
 
 Attributes are imported lazily so that the pytest plugin (loaded in every pytest session of an
 environment with xaibench installed) does not import torch until a benchmark needs it.
@@ -28,6 +29,7 @@ _LAZY = {
     "list_models": ("xaibench.api", "list_models"),
     "list_datasets": ("xaibench.api", "list_datasets"),
     "attribution_from_scores": ("xaibench.api", "attribution_from_scores"),
+    "with_references": ("xaibench.references", "with_references"),
     "plot_attention": ("xaibench.plots", "plot_attention"),
     "plot_attribution": ("xaibench.plots", "plot_attribution"),
 }

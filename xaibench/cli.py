@@ -25,13 +25,15 @@ def _prepare(args: argparse.Namespace) -> int:
 
 
 def format_card(name: str, folder, card: dict) -> str:
-    """One model card as a few human-readable lines."""
-    accuracy = card.get("accuracy", {})
+    """One model card as a few human-readable lines (accuracy and macro-F1 for classifiers,
+    Pearson r, MAE and RMSE for regressors)."""
     sizes = card.get("sizes", {})
-    lines = [
-        f"{name}  ({folder})",
-        f"  test accuracy       {accuracy.get('test', float('nan')):.4f}  (n={sizes.get('test')})",
-        f"  validation accuracy {accuracy.get('validation', float('nan')):.4f}  (n={sizes.get('validation')})",
+    metrics = card.get("metrics") or {split: {"accuracy": value} for split, value in card.get("accuracy", {}).items()}
+    lines = [f"{name}  ({folder})"]
+    for split in ("test", "validation"):
+        values = ", ".join(f"{k} {v:.4f}" for k, v in (metrics.get(split) or {}).items()) or "n/a"
+        lines.append(f"  {split:<11} {values}  (n={sizes.get(split)})")
+    lines += [
         f"  trained on          {sizes.get('train')} examples in {card.get('train_seconds')} s "
         f"({card.get('num_threads')} threads; build {card.get('build_seconds')} s)",
     ]

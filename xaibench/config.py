@@ -6,15 +6,23 @@ Every option is validated here, before any model is loaded, with one clear sente
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import os
 from dataclasses import dataclass, field
 
+from . import validation
 from .errors import OptionError
 
 # The built-in tasks: each dataset with the model trained on it.
-BUILTIN_TASKS = {"reviews-en": "minilm-reviews-en", "reviews-zh": "charbert-reviews-zh"}
+BUILTIN_TASKS = {"reviews-en": "minilm-reviews-en", "reviews-zh": "charbert-reviews-zh",
+                 "ratings-en": "minilm-ratings-en", "sentiment3-en": "minilm-sentiment3-en",
+                 "planted-en": "minilm-planted-en", "planted-zh": "charbert-planted-zh"}
 
 FAITHFULNESS_METRICS = ["comprehensiveness", "sufficiency", "deletion_auc", "insertion_auc", "loo_correlation"]
+# Agreement with known evidence: planted causes, contrast pairs, human rationales / a lexicon proxy.
+# NaN (with a note) where a task has no such evidence; rankings skip them there.
+GROUND_TRUTH_METRICS = ["ground_truth_top1", "ground_truth_rank", "contrast_hit@3", "plausibility_auprc",
+                        "plausibility_token_f1", "plausibility_iou", "lexicon_agreement_auprc"]
 # Cost metrics read Attribution.cost; they appear in every summary but are not ranked with quality.
 COST_METRICS = ["runtime_seconds", "forward_passes", "backward_passes", "peak_memory_mb"]
 # Wall time and memory vary between machines and runs: --xb-compare does not gate on them.
@@ -30,8 +38,18 @@ PROFILES = {
         "explainers": {"integrated_gradients": {"n_steps": 16}, "lime": {"n_samples": 200},
                        "shap": {"max_evals": 100}},
     },
-    "quick": {"n": 200, "datasets": ["reviews-en", "reviews-zh"], "explainers": {}},
-    "full": {"n": None, "datasets": ["reviews-en", "reviews-zh"], "explainers": {}},
+    # Regression, three-class and planted-cause tasks and the ground-truth metrics run in quick and
+    # full only: smoke (CI) time stays flat.
+    # 64 examples x 6 tasks with the smoke profile's explainer settings: about half an hour on 2 CPU
+    # cores (measured; see README). 200 examples at default settings would take hours there.
+    "quick": {"n": 64, "datasets": ["reviews-en", "reviews-zh", "ratings-en", "sentiment3-en", "planted-en",
+                                    "planted-zh"],
+              "explainers": {"integrated_gradients": {"n_steps": 16}, "lime": {"n_samples": 200},
+                             "shap": {"max_evals": 100}},
+              "metrics": FAITHFULNESS_METRICS + GROUND_TRUTH_METRICS + COST_METRICS},
+    "full": {"n": None, "datasets": ["reviews-en", "reviews-zh", "ratings-en", "sentiment3-en", "planted-en",
+                                     "planted-zh"], "explainers": {},
+             "metrics": FAITHFULNESS_METRICS + GROUND_TRUTH_METRICS + COST_METRICS},
 }
 
 
@@ -62,6 +80,7 @@ class RunConfig:
     use_cache: bool = True
     encoding: str = "utf-8"
     trust_remote_code: bool = False
+    metric_params: dict[str, dict] = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         d = dataclasses.asdict(self)
@@ -95,8 +114,10 @@ def resolve(cli: dict, file_options: dict | None = None) -> RunConfig:
     datasets = _split_list(opts.get("dataset")) or list(base["datasets"])
     models = _split_list(opts.get("model"))
     for d in datasets:
-        if d not in registry.datasets and not os.path.exists(d):
-            registry.datasets.factory(d)  # raises "unknown dataset ...; did you mean ..."
+        validation.check_dataset_name(d, registry.datasets.names())
+    for option, values in (("--xb-dataset", datasets), ("--xb-model", models)):
+        if len(set(values)) != len(values):
+            raise OptionError(f"{option} lists the same name twice: {','.join(values)}")
     if models:
         tasks = [Task(d, m) for d in datasets for m in models]
     else:
@@ -106,20 +127,28 @@ def resolve(cli: dict, file_options: dict | None = None) -> RunConfig:
                               "(a built-in name, hub id or local folder)")
         tasks = [Task(d, BUILTIN_TASKS[d]) for d in datasets]
     for m in models:
-        if m not in registry.models and not os.path.isdir(m) and "/" not in m:
-            registry.models.factory(m)
+        validation.check_model_name(m, registry.models.names())
 
     explainer_names = _split_list(opts.get("explainers")) or [e for e in ALL_EXPLAINERS if e in registry.explainers]
     for name in explainer_names:
         registry.explainers.factory(name)
+    if len(set(explainer_names)) != len(explainer_names):
+        raise OptionError(f"--xb-explainers lists an explainer twice: {','.join(explainer_names)}")
     settings = {name: dict(base["explainers"].get(name, {})) for name in explainer_names}
+    # [tool.xaibench] may set parameters for explainers this run does not select: those are ignored.
     for name, params in (opts.get("explainer_params") or {}).items():
-        settings.setdefault(name, {}).update(params)
+        if name in settings:
+            settings[name].update(params)
 
     metric_names = _split_list(opts.get("metrics")) or [
-        m for m in FAITHFULNESS_METRICS + COST_METRICS if m in registry.metrics]
+        m for m in base.get("metrics", FAITHFULNESS_METRICS + COST_METRICS) if m in registry.metrics]
     for name in metric_names:
         registry.metrics.factory(name)
+    if len(set(metric_names)) != len(metric_names):
+        raise OptionError(f"--xb-metrics lists a metric twice: {','.join(metric_names)}")
+    metric_settings = {name: dict(params) for name, params in (opts.get("metric_params") or {}).items()
+                       if name in metric_names}
+    _apply_param_option(cli.get("param"), settings, metric_settings, metric_names, registry)
 
     n = opts.get("n", base["n"])
     if n is not None and str(n).lower() not in ("all", "none"):
@@ -135,23 +164,44 @@ def resolve(cli: dict, file_options: dict | None = None) -> RunConfig:
         seed = int(opts.get("seed", 0))
     except (TypeError, ValueError):
         raise OptionError(f"--xb-seed must be an integer; got {opts.get('seed')!r}") from None
+    for name, params in settings.items():
+        validation.check_component_params("explainer", name, params, registry.explainers.factory(name), seed,
+                                          source="invalid parameter")
+    for name, params in metric_settings.items():
+        validation.check_component_params("metric", name, params, registry.metrics.factory(name),
+                                          source="invalid parameter")
     devices = _split_list(opts.get("device")) or ["cpu"]
-    for dev in devices:
-        if dev not in ("cpu", "cuda", "auto") and not dev.startswith("cuda:"):
-            raise OptionError(f"--xb-device must be cpu, cuda, cuda:N or a comma list of them; got {dev!r}")
-    tolerance = opts.get("tolerance")
-    if tolerance is not None:
-        tolerance = float(tolerance)
-        if tolerance < 0:
-            raise OptionError(f"--xb-tolerance must be >= 0; got {tolerance}")
+    validation.check_devices(devices)
+    tolerance = validation.check_compare(opts.get("compare"), opts.get("tolerance"))
+    validation.check_out(opts.get("out"))
     encoding = str(opts.get("encoding", "utf-8"))
+    validation.check_encoding(encoding)
     _validate_user_data(tasks, encoding, bool(opts.get("trust_remote_code", False)))
     return RunConfig(
         profile=profile, tasks=tasks, explainers=settings, metrics=metric_names, n=n, seed=seed,
         devices=devices, out=opts.get("out"), compare=opts.get("compare"), tolerance=tolerance,
         use_cache=not bool(opts.get("no_cache", False)), encoding=encoding,
-        trust_remote_code=bool(opts.get("trust_remote_code", False)),
+        trust_remote_code=bool(opts.get("trust_remote_code", False)), metric_params=metric_settings,
     )
+
+
+def _apply_param_option(assignments, explainer_settings: dict, metric_settings: dict, metric_names: list[str],
+                        registry) -> None:
+    """``--xb-param NAME.PARAM=VALUE`` (repeatable): NAME is a selected explainer or metric."""
+    for name, params in validation.parse_param_assignments(assignments).items():
+        if name in explainer_settings:
+            explainer_settings[name].update(params)
+        elif name in metric_names:
+            metric_settings.setdefault(name, {}).update(params)
+        elif name in registry.explainers or name in registry.metrics:
+            kind = "explainer" if name in registry.explainers else "metric"
+            raise OptionError(f"--xb-param {name}.{next(iter(params))}: {kind} {name!r} is not selected in this run "
+                              f"(add it to --xb-{kind}s or drop the parameter)")
+        else:
+            known = registry.explainers.names() + registry.metrics.names()
+            close = difflib.get_close_matches(name, known, n=1, cutoff=0.5)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise OptionError(f"--xb-param {name}.{next(iter(params))}: unknown explainer or metric {name!r}{hint}")
 
 
 def read_pyproject_options(rootdir: str) -> dict:
@@ -171,10 +221,11 @@ def _validate_user_data(tasks: list[Task], encoding: str, trust_remote_code: boo
     any model is loaded; raises DataValidationError listing every problem with its line."""
     from . import registry
     from .datasets.user_file import read_user_file
-    from .loading import model_labels
+    from .loading import model_labels, model_task_type
 
     for task in tasks:
         if task.dataset in registry.datasets:
             continue
         labels = model_labels(task.model, trust_remote_code=trust_remote_code)
-        read_user_file(task.dataset, encoding=encoding, label_names=labels)
+        read_user_file(task.dataset, encoding=encoding, label_names=labels,
+                       task_type=model_task_type(task.model, trust_remote_code=trust_remote_code))

@@ -3,10 +3,12 @@
 ``forward_logits`` de-duplicates the texts, sorts them by token length, packs them into batches
 under a token budget (batch size x padded length), pads each batch only to its own longest text,
 runs under ``torch.inference_mode`` and restores the caller's order. Sorting by length keeps padding
-(wasted compute) near zero; the token budget keeps memory flat whatever the lengths.
+(wasted compute) near zero; the token budget keeps memory flat whatever the lengths. A batch that
+runs out of GPU memory is retried with half the token budget (``batched_logits``).
 """
 from __future__ import annotations
 
+import warnings
 from typing import TYPE_CHECKING, Iterator, Sequence
 
 import numpy as np
@@ -64,20 +66,70 @@ def forward_logits(model: "Classifier", texts: Sequence[str], progress: bool = F
         return np.zeros((0, model.n_outputs))
     unique, inverse = np.unique(np.asarray(texts, dtype=object), return_inverse=True)
     id_lists = model.token_ids(list(unique))
-    out = np.empty((len(unique), model.n_outputs), dtype=np.float64)
-    batches = list(iter_batches(model, id_lists))
     bar = None
     if progress:
         from tqdm.auto import tqdm
 
         bar = tqdm(total=len(unique), desc="forward", unit="text", leave=False)
-    with torch.inference_mode():
-        for idx, batch in batches:
-            logits = model.hf_model(**batch).logits
-            out[idx] = logits.detach().to("cpu", torch.float64).numpy()
-            if bar is not None:
-                bar.update(len(idx))
+    out = batched_logits(model, id_lists, on_batch=None if bar is None else bar.update)
     if bar is not None:
         bar.close()
     model.n_forward += len(unique)
     return out[inverse.reshape(-1)]
+
+
+def batched_logits(model: "Classifier", id_lists: Sequence[Sequence[int]], on_batch=None) -> np.ndarray:
+    """Logits ``[len(id_lists), n_outputs]`` (float64) of token id lists, in length-sorted batches
+    under ``model.token_budget`` and ``torch.inference_mode``; does not touch ``model.n_forward``.
+
+    A batch that runs out of GPU memory is not fatal: the token budget is halved (and stays halved
+    for the model's later calls) and the texts not yet done are re-batched, until a single text
+    does not fit, which re-raises. ``on_batch(n)`` is called after each finished batch.
+    """
+    out = np.empty((len(id_lists), model.n_outputs), dtype=np.float64)
+    lengths = np.asarray([len(ids) for ids in id_lists], dtype=int)
+    todo = np.arange(len(id_lists))
+    while todo.size:
+        done, failed = _run_batches(model, id_lists, lengths, todo, out, on_batch)
+        todo = np.setdiff1d(todo, done, assume_unique=True)
+        if failed is not None:
+            _shrink_after_oom(model, failed, int(lengths[failed].max()))
+    return out
+
+
+def _run_batches(model, id_lists, lengths, todo, out, on_batch) -> tuple[np.ndarray, np.ndarray | None]:
+    """Run the batches of ``todo``; return (indices done, the batch that ran out of memory or None)."""
+    done: list[np.ndarray] = []
+    with torch.inference_mode():
+        for local in plan_batches(lengths[todo], model.token_budget, model.max_batch):
+            idx = todo[local]
+            try:
+                batch = pad_batch([id_lists[i] for i in idx], model.pad_token_id, model.device)
+                logits = model.hf_model(**batch).logits
+            except torch.cuda.OutOfMemoryError:
+                # Leave the except block before freeing: the traceback holds the batch's tensors.
+                failed = idx
+                break
+            out[idx] = logits.detach().to("cpu", torch.float64).numpy()
+            done.append(idx)
+            if on_batch is not None:
+                on_batch(len(idx))
+        else:
+            failed = None
+    return (np.concatenate(done) if done else np.zeros(0, dtype=int)), failed
+
+
+def _shrink_after_oom(model, failed: np.ndarray, longest: int) -> None:
+    if len(failed) <= 1 or model.token_budget <= longest:
+        raise torch.cuda.OutOfMemoryError(
+            f"model {model.name!r}: out of memory on {model.device} with a single text of {longest} tokens; "
+            "lower max_length or use a device with more memory")
+    old = model.token_budget
+    # Halve what the failed batch actually used (max_batch may have capped it below the budget),
+    # never below its longest text, so every text still fits a batch of its own.
+    model.token_budget = max(longest, min(old, len(failed) * longest) // 2)
+    model.n_oom_retries = getattr(model, "n_oom_retries", 0) + 1
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+    warnings.warn(f"model {model.name!r}: out of memory on {model.device} with a token budget of {old}; "
+                  f"retrying with {model.token_budget}", RuntimeWarning, stacklevel=3)

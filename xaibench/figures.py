@@ -1,6 +1,7 @@
 """Figures for a run folder (matplotlib, Agg backend, PNG).
 
-- ``curves_<task>.png``: mean deletion and insertion curves per explainer (p(x) vs fraction removed/kept).
+- ``curves_<task>.png``: mean deletion and insertion curves per explainer (f(x) vs fraction
+  removed/kept; the y axis names f: "p(neutral)", "predicted rating / σ", ...).
 - ``ranks.png``: average rank per explainer over all (task, metric) blocks, with the Nemenyi critical
   difference (Demšar 2006) drawn as a bar: explainers closer than CD are not significantly different.
 """
@@ -30,7 +31,9 @@ def slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_")[:80]
 
 
-def curve_figures(curves: pd.DataFrame, folder: Path) -> list[Path]:
+def curve_figures(curves: pd.DataFrame, folder: Path, quantities: dict | None = None) -> list[Path]:
+    """``quantities``: ``{(dataset, model): "p(neutral)" / "predicted rating / σ" ...}`` for the y
+    axis (``xaibench.quantity.task_quantities``); "explained output f(x)" where missing."""
     if curves.empty:
         return []
     plt = _plt()
@@ -47,7 +50,7 @@ def curve_figures(curves: pd.DataFrame, folder: Path) -> list[Path]:
                 ax.plot(mean.index, mean.values, marker="o", ms=3, label=explainer)
             word = "removed" if metric.startswith("deletion") else "kept"
             ax.set_xlabel(f"fraction of top-ranked units {word}")
-            ax.set_ylabel("explained output f(x) (mean)")
+            ax.set_ylabel(f"{(quantities or {}).get((dataset, model), 'explained output f(x)')} (mean)")
             ax.set_title(f"{metric.replace('_auc', '')} curve ({'lower' if word == 'removed' else 'higher'} is better)")
             ax.grid(alpha=0.3)
         axes[0][-1].legend(fontsize=7, loc="best")

@@ -28,6 +28,7 @@ img { max-width: 100%; }
 <p class="note">{{ subtitle }}</p>
 {% for t in tables %}<h2>{{ t.title }}</h2>{{ t.html | safe }}{% endfor %}
 <p class="note">mean ± half-width of the 95% bootstrap CI; ↑ higher is better, ↓ lower is better.</p>
+{% for n in notes %}<p class="note">{{ n }}</p>{% endfor %}
 {% if ranks %}<h2>Average ranks</h2>{{ ranks | safe }}<p class="note">{{ friedman }}</p>{% endif %}
 {% for f in figures %}<h3>{{ f.title }}</h3><img alt="{{ f.title }}" src="data:image/png;base64,{{ f.data }}">{% endfor %}
 {% for ex in examples %}
@@ -35,7 +36,8 @@ img { max-width: 100%; }
 <table class="ex">{% for row in ex.rows %}<tr><td><b>{{ row.explainer }}</b></td><td>
 {% for u in row.units %}<span class="u" style="background: {{ u.color }}" title="{{ u.score }}">{{ u.text }}</span> {% endfor %}
 </td></tr>{% endfor %}</table>{% endfor %}
-<p class="note">Highlights: red supports the explained class, blue opposes it; intensity is |score| / max |score|
+<p class="note">Highlights: red supports the explained output (the explained class's probability; ŷ/σ for
+regression models), blue opposes it; intensity is |score| / max |score|
 within each explanation. Provenance: provenance.json in this folder.</p>
 </body></html>
 """
@@ -71,7 +73,9 @@ def _examples(attribution_rows: list[dict], per_task: int = 3) -> list[dict]:
 
 
 def write_report(path: Path, title: str, subtitle: str, summary_tables: list[tuple[str, pd.DataFrame]],
-                 ranks: pd.DataFrame | None, friedman: str, figures: list[Path], attribution_rows: list[dict]) -> None:
+                 ranks: pd.DataFrame | None, friedman: str, figures: list[Path], attribution_rows: list[dict],
+                 notes: list[str] | None = None) -> None:
+    """Render the page; ``notes`` are plain sentences shown under the tables (e.g. truncated texts)."""
     import jinja2
 
     env = jinja2.Environment(autoescape=True)
@@ -79,7 +83,7 @@ def write_report(path: Path, title: str, subtitle: str, summary_tables: list[tup
         title=title, subtitle=subtitle,
         tables=[{"title": t, "html": df.to_html(escape=True, border=0)} for t, df in summary_tables],
         ranks=ranks.to_html(index=False, escape=True, border=0, float_format="%.2f") if ranks is not None and len(ranks) else "",
-        friedman=friedman,
+        friedman=friedman, notes=list(notes or []),
         figures=[{"title": f.stem, "data": base64.b64encode(f.read_bytes()).decode("ascii")} for f in figures],
         examples=_examples(attribution_rows),
     )

@@ -70,12 +70,15 @@ def folder_fingerprint(path: str) -> str:
 def model_labels(name_or_path: str, trust_remote_code: bool = False) -> list[str] | None:
     """Class names of a model without loading its weights (None when they cannot be known offline).
 
-    Used to validate a user data file's labels before any model is loaded.
+    Used to validate a user data file's labels before any model is loaded. Regression models have
+    no classes: None (see ``model_task_type``).
     """
     from . import zoo  # noqa: F401  (registers the built-in models)
 
     if name_or_path in registry.models:
         entry = registry.models.create(name_or_path)
+        if getattr(entry, "task_type", "classification") == "regression":
+            return None
         return list(getattr(entry, "labels", None) or zoo.LABEL_NAMES)
     try:
         from transformers import AutoConfig
@@ -87,3 +90,18 @@ def model_labels(name_or_path: str, trust_remote_code: bool = False) -> list[str
         return None
     id2label = getattr(config, "id2label", None) or {}
     return [str(id2label.get(i, id2label.get(str(i), f"LABEL_{i}"))) for i in range(config.num_labels)]
+
+
+def model_task_type(name_or_path: str, trust_remote_code: bool = False) -> str | None:
+    """``"classification"`` or ``"regression"`` without loading weights (None when unknown offline)."""
+    from . import zoo  # noqa: F401  (registers the built-in models)
+
+    if name_or_path in registry.models:
+        return getattr(registry.models.create(name_or_path), "task_type", "classification")
+    try:
+        from transformers import AutoConfig
+
+        config = AutoConfig.from_pretrained(name_or_path, trust_remote_code=trust_remote_code)
+    except Exception:  # offline hub id, unusual folder: the loader will report it properly
+        return None
+    return "regression" if config.problem_type == "regression" or config.num_labels == 1 else "classification"

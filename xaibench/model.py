@@ -42,7 +42,10 @@ class Classifier:
     name: display name used in tables (built-in name, hub id or folder).
     device: ``"cpu"``, ``"cuda"``, ``"auto"``.
     max_length: token limit; longer texts are truncated (units past it get no tokens).
-    token_budget: max ``batch_size x padded_length`` per forward batch (memory stays flat).
+    token_budget: max ``batch_size x padded_length`` per forward batch (memory stays flat). The
+        default, 2048, was the fastest of 256...8192 for both built-in models on 2 CPU cores (256
+        test texts: MiniLM 1.67 s at 2048 vs 3.25 s at 8192; char-BERT 0.70 s vs 1.01 s): larger
+        batches fall out of the CPU caches. On a GPU a larger budget is usually faster.
     max_batch: cap on texts per batch.
     target_std: σ of the training targets for regression models (f(x) = ŷ/σ); 1.0 if unknown.
     """
@@ -55,7 +58,7 @@ class Classifier:
         name: str = "model",
         device: str | torch.device | None = "cpu",
         max_length: int | None = None,
-        token_budget: int = 8192,
+        token_budget: int = 2048,
         max_batch: int = 256,
         target_std: float | None = None,
         info: dict | None = None,

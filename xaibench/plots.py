@@ -86,7 +86,9 @@ def plot_attribution(attribution, ax=None, max_units: int = 40, labels=None):
     scores > 0 (support the target), blue for < 0.
 
     ``max_units``: longer texts show the ``max_units`` units with the largest |score| (still in text
-    order; the title says so). ``labels``: class names for the title (e.g. ``model.labels``).
+    order; the title says so). ``labels``: class names for the title (e.g. ``model.labels``); the
+    title and axis name the explained quantity: "p(neutral)", "logit(neutral)", or
+    "predicted rating / σ" for a regression model whose output is named "rating".
     Returns the Figure (``ax.figure`` when ``ax`` is given).
     """
     scores = np.asarray(attribution.scores, dtype=float)
@@ -96,9 +98,15 @@ def plot_attribution(attribution, ax=None, max_units: int = 40, labels=None):
         shown = np.sort(np.argsort(-np.abs(scores), kind="stable")[:max_units])
     names = [units[i] for i in shown]
     values = scores[shown]
+    from .quantity import label_of, quantity_name
+
     explainer = attribution.explainer.get("name", "?") if isinstance(attribution.explainer, dict) else "?"
-    target = labels[attribution.target] if labels is not None else f"class {attribution.target}"
-    title = f"{explainer}: {attribution.output} of {target}"
+    # What f is: "p(neutral)", "logit(positive)", "predicted rating / σ" ("class k" without labels).
+    label = label_of(labels, attribution.target, attribution.output)
+    if label is None and attribution.output != "value":
+        label = f"class {attribution.target}"
+    target = quantity_name(attribution.output, label)
+    title = f"{explainer}: {target}"
     if len(shown) < len(units):
         title += f" (top {len(shown)} of {len(units)} units by |score|)"
     family = _font_family([*names, target])
@@ -111,7 +119,7 @@ def plot_attribution(attribution, ax=None, max_units: int = 40, labels=None):
     ax.set_yticks(y, names, fontfamily=family)
     ax.invert_yaxis()
     ax.axvline(0.0, color="0.3", linewidth=0.8)
-    ax.set_xlabel(f"score (> 0 supports {target})", fontfamily=family)
+    ax.set_xlabel(f"score (> 0 raises {target})", fontfamily=family)
     ax.set_title(title, fontsize=10, fontfamily=family)
     if not names:
         ax.text(0.5, 0.5, "(no units)", ha="center", va="center", transform=ax.transAxes)

@@ -38,6 +38,9 @@ def pytest_addoption(parser) -> None:
                     help="recompute explanations and metric values instead of reusing cached ones")
     group.addoption("--xb-trust-remote-code", dest="xb_trust_remote_code", action="store_true", default=False,
                     help="allow a hub model to run its own code (off by default)")
+    group.addoption("--xb-param", dest="xb_param", action="append", default=None, metavar="NAME.PARAM=VALUE",
+                    help="an explainer or metric parameter, e.g. lime.n_samples=200 or "
+                         "comprehensiveness.fractions=0.1,0.2 (repeatable)")
 
 
 _SESSION_KEY = pytest.StashKey[object]()
@@ -55,6 +58,7 @@ def _session(config):
         cli = {dest: config.getoption(f"xb_{dest}") for _, dest, _ in _OPTIONS}
         cli["no_cache"] = config.getoption("xb_no_cache") or None
         cli["trust_remote_code"] = config.getoption("xb_trust_remote_code") or None
+        cli["param"] = config.getoption("xb_param")
         # Raises XaiBenchError / UnknownNameError for bad options or data (see pytest_generate_tests).
         run_config = resolve(cli, read_pyproject_options(str(config.rootpath)))
         session = BenchmarkSession(run_config)
@@ -87,6 +91,24 @@ def pytest_generate_tests(metafunc) -> None:
             _session(metafunc.config)
         except (XaiBenchError, UnknownNameError) as exc:
             metafunc.config.stash[_USER_ERROR_KEY] = str(exc)
+
+
+def pytest_sessionstart(session) -> None:
+    """Under pytest-xdist the controller collects nothing and a user error in a worker surfaces as a
+    worker crash with a traceback: when --xb-* options were given, check them here first and end
+    the run with the message alone."""
+    config = session.config
+    if _is_worker(config) or not config.pluginmanager.has_plugin("xaibench-xdist"):
+        return
+    if not any(config.getoption(f"xb_{dest}") for _, dest, _ in _OPTIONS) and not config.getoption("xb_param"):
+        return
+    from .errors import XaiBenchError
+    from .registry import UnknownNameError
+
+    try:
+        _session(config)
+    except (XaiBenchError, UnknownNameError) as exc:
+        pytest.exit(f"xaibench: {exc}", returncode=pytest.ExitCode.USAGE_ERROR)
 
 
 def pytest_collection_finish(session) -> None:

@@ -22,12 +22,15 @@ class Unit:
 @dataclass(frozen=True)
 class Example:
     """One dataset row. ``id`` is stable across runs and splits; ``rationale`` lists human-marked
-    evidence substrings of ``text`` (empty when the dataset has none)."""
+    evidence substrings of ``text`` (empty when the dataset has none). ``cause_spans`` are the
+    character spans ``[start, end)`` of a known cause of the label (the planted token of the
+    ``planted-*`` tasks: ground truth the model is verified to use); empty when unknown."""
 
     id: str
     text: str
     label: Any
     rationale: tuple[str, ...] = ()
+    cause_spans: tuple[tuple[int, int], ...] = ()
 
 
 @dataclass(frozen=True, eq=False)

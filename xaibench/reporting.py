@@ -5,7 +5,9 @@
   95% percentile-bootstrap CI (``scipy.stats.bootstrap``, seeded), n, failures, the random-ordering
   reference mean, direction.
 - ``summary.md``: one table per task, explainers x metrics, "mean ± CI half-width", arrows for
-  direction, the best mean per column in bold.
+  direction, the best mean per column in bold; tasks grouped by task type (classification, where
+  f(x) is a class probability, before regression, where f(x) = ŷ/σ), since their values are in
+  different units.
 """
 from __future__ import annotations
 
@@ -17,7 +19,8 @@ import pandas as pd
 from .statistics import bootstrap_ci
 
 SUMMARY_COLUMNS = ["dataset", "model", "explainer", "metric", "mean", "ci_low", "ci_high", "n",
-                   "n_failed", "median", "p95", "random_reference", "higher_is_better", "device"]
+                   "n_failed", "median", "p95", "random_reference", "higher_is_better", "device", "task_type"]
+TASK_TYPE_ORDER = ("classification", "regression")
 
 
 def summarize(per_example: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
@@ -33,6 +36,7 @@ def summarize(per_example: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
         ref = group["random_reference"].to_numpy(dtype=float) if "random_reference" in group else np.array([])
         ref = ref[np.isfinite(ref)]
         hib = group["higher_is_better"].dropna()
+        task_types = group["task_type"].dropna() if "task_type" in group else ()
         rows.append({
             **dict(zip(keys, key)),
             "mean": float(finite.mean()) if len(finite) else math.nan,
@@ -42,6 +46,7 @@ def summarize(per_example: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
             "n_failed": int((group["status"] == "error").sum()),
             "random_reference": float(ref.mean()) if len(ref) else math.nan,
             "higher_is_better": bool(hib.iloc[0]) if len(hib) else None,
+            "task_type": str(task_types.iloc[0]) if len(task_types) else None,
         })
     return pd.DataFrame(rows)[SUMMARY_COLUMNS]
 
@@ -56,7 +61,7 @@ def task_tables(summary: pd.DataFrame, cost: pd.DataFrame | None = None) -> list
     """One display table per (dataset, model, device): rows explainers, columns "metric ↑/↓" with
     "mean ± CI half-width" strings (best in bold), a "(random ordering)" reference row, cost columns."""
     out = []
-    for (dataset, model, device), task in summary.groupby(["dataset", "model", "device"], sort=False):
+    for (dataset, model, device), task in _tasks_by_type(summary):
         metrics = list(dict.fromkeys(task["metric"]))
         explainers = list(dict.fromkeys(task["explainer"]))
         table = pd.DataFrame(index=explainers)
@@ -88,8 +93,29 @@ def task_tables(summary: pd.DataFrame, cost: pd.DataFrame | None = None) -> list
         table = table.fillna("")
         n = int(task["n"].max()) if len(task) else 0
         suffix = "" if device == "cpu" else f", device {device}"
+        if task_type_of(task) == "regression":
+            suffix += ", regression: f = ŷ/σ"
         out.append((f"{_short(dataset)} · {_short(model)}{suffix} (n = {n})", table))
     return out
+
+
+def task_type_of(rows: pd.DataFrame) -> str | None:
+    """The task type recorded for these summary rows (None for runs that did not record one)."""
+    if "task_type" not in rows:
+        return None
+    known = rows["task_type"].dropna()
+    return str(known.iloc[0]) if len(known) else None
+
+
+def _tasks_by_type(summary: pd.DataFrame) -> list[tuple[tuple, pd.DataFrame]]:
+    """(dataset, model, device) groups in run order, classification tasks before regression ones."""
+    groups = list(summary.groupby(["dataset", "model", "device"], sort=False))
+
+    def order(item):
+        kind = task_type_of(item[1])
+        return TASK_TYPE_ORDER.index(kind) if kind in TASK_TYPE_ORDER else len(TASK_TYPE_ORDER)
+
+    return sorted(groups, key=order)  # stable: run order within a task type
 
 
 def _short(name: str) -> str:
@@ -105,10 +131,23 @@ LEGEND = ("mean ± half-width of the 95% bootstrap CI over examples; ↑ higher 
 
 
 def markdown_tables(summary: pd.DataFrame, cost: pd.DataFrame | None = None) -> str:
-    """The task tables as Markdown (pipe tables, via tabulate)."""
+    """The task tables as Markdown (pipe tables, via tabulate). When the run recorded task types,
+    tables sit under one heading per type ("### Classification tasks", "### Regression tasks") that
+    says what f(x) is there, and each table gets a level-4 heading."""
+    from .quantity import TASK_TYPE_OUTPUT
+
     if summary.empty:
         return "_no results_\n"
-    parts = [f"### {title}\n\n{table.to_markdown(tablefmt='pipe')}\n" for title, table in task_tables(summary, cost)]
+    tables = task_tables(summary, cost)
+    kinds = [task_type_of(task) for _, task in _tasks_by_type(summary)]
+    parts, current = [], object()
+    for kind, (title, table) in zip(kinds, tables):
+        if kind is not None and kind != current:
+            parts.append(f"### {kind.capitalize()} tasks\n\n{TASK_TYPE_OUTPUT.get(kind, '')}.\n")
+        current = kind
+        level = "####" if kind is not None else "###"
+        # Titles carry user-chosen names (a data file called "a_b|c.csv"): escape them.
+        parts.append(f"{level} {md_escape(title)}\n\n{table.to_markdown(tablefmt='pipe')}\n")
     return "\n".join(parts) + "\n" + LEGEND + "\n"
 
 

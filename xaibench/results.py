@@ -15,8 +15,10 @@ from pathlib import Path
 import pandas as pd
 
 from . import figures, provenance, reporting, statistics
+from .device_comparison import device_markdown, device_table
 from .html_report import write_report
 from .latex_table import latex_tables
+from .quantity import task_quantities
 from .storage import atomic_write_json
 
 
@@ -52,6 +54,9 @@ def write_run(run) -> str:
     curves = pd.DataFrame(run.curves)
     curves.to_csv(staging / "curves.csv", index=False)
     friedman_text = _friedman_sentence(friedman)
+    devices = device_table(run.attribution_rows, reference=cfg.devices[0])
+    if len(devices):
+        devices.to_csv(staging / "devices.csv", index=False)
     (staging / "summary.md").write_text(_markdown(cfg, summary, cost, ranks, friedman_text, run), encoding="utf-8")
     (staging / "summary.tex").write_text(latex_tables(summary), encoding="utf-8")
     with open(staging / "attributions.jsonl", "w", encoding="utf-8") as fh:
@@ -59,13 +64,15 @@ def write_run(run) -> str:
             fh.write(json.dumps(row, ensure_ascii=False, default=_jsonable) + "\n")
     atomic_write_json(staging / "provenance.json",
                       provenance.collect(cfg.to_dict(), str(root), run.model_info, run.dataset_info, run.started))
-    pictures = figures.curve_figures(curves, staging / "figures")
+    pictures = figures.curve_figures(curves, staging / "figures",
+                                     quantities=task_quantities(run.attribution_rows, run.model_info))
     rank_png = figures.rank_figure(ranks, staging / "figures")
     pictures += [rank_png] if rank_png else []
     pictures += _example_figures(run, staging / "figures")
     write_report(staging / "report.html", title=cfg.profile, subtitle=f"profile {cfg.profile}, seed {cfg.seed}, "
                  f"{time.strftime('%Y-%m-%d %H:%M')}", summary_tables=reporting.task_tables(summary, cost),
-                 ranks=ranks, friedman=friedman_text, figures=pictures, attribution_rows=run.attribution_rows)
+                 ranks=ranks, friedman=friedman_text, figures=pictures, attribution_rows=run.attribution_rows,
+                 notes=[line.removeprefix("- ") for line in _truncation_lines(run.attribution_rows, escape=str)])
     _publish(staging, final)
     return str(final)
 
@@ -101,8 +108,9 @@ def _example_figures(run, folder: Path) -> list[Path]:
         done.add(key)
         a = attribution_from_dict({**row, "explainer": row.get("explainer_params", {"name": row["explainer"]})})
         stem = f"{figures.slug(row['dataset'])}__{figures.slug(row['explainer'])}"
+        info = run.model_info.get(f"{row['model']}@{row.get('device', 'cpu')}") or {}
         try:
-            fig = plot_attribution(a)
+            fig = plot_attribution(a, labels=info.get("labels"))
             written.append(folder / f"attribution_{stem}.png")
             fig.savefig(written[-1], dpi=100)
             plt.close(fig)
@@ -130,6 +138,7 @@ def _markdown(cfg, summary, cost, ranks, friedman_text, run) -> str:
     if len(ranks):
         lines += ["\n### Average rank across tasks and metrics (1 = best)\n",
                   ranks.to_markdown(index=False, floatfmt=".2f"), "", friedman_text]
+    lines.append(device_markdown(device_table(run.attribution_rows, reference=cfg.devices[0]), cfg.devices[0]))
     truncated = _truncation_lines(run.attribution_rows)
     if truncated:
         lines += ["\n### Truncated texts\n", *truncated]
@@ -137,17 +146,19 @@ def _markdown(cfg, summary, cost, ranks, friedman_text, run) -> str:
     if failures:
         lines.append("\n### Failures\n")
         for o in failures:
+            cell = reporting.md_escape(o["cell"])  # holds the dataset name: a user's file name
             for example_id, err in list(o["errors"].items())[:5]:
-                lines.append(f"- {o['cell']} / example {example_id}: {reporting.md_escape(err)}")
+                lines.append(f"- {cell} / example {reporting.md_escape(example_id)}: {reporting.md_escape(err)}")
             if len(o["errors"]) > 5:
-                lines.append(f"- {o['cell']}: ... {len(o['errors']) - 5} more failed examples (per_example.csv)")
+                lines.append(f"- {cell}: ... {len(o['errors']) - 5} more failed examples (per_example.csv)")
             for metric, err in o["metric_errors"].items():
-                lines.append(f"- {o['cell']} / {metric}: {reporting.md_escape(err)}")
+                lines.append(f"- {cell} / {reporting.md_escape(metric)}: {reporting.md_escape(err)}")
     return "\n".join(lines) + "\n"
 
 
-def _truncation_lines(attribution_rows: list[dict]) -> list[str]:
-    """One line per task whose texts were longer than the model's max length."""
+def _truncation_lines(attribution_rows: list[dict], escape=reporting.md_escape) -> list[str]:
+    """One Markdown list line per task whose texts were longer than the model's max length (names
+    passed through ``escape``: Markdown by default; ``str`` for the HTML page, which escapes itself)."""
     counts: dict = {}
     for r in attribution_rows:
         dropped = int((r.get("metadata") or {}).get("n_units_truncated", 0) or 0)
@@ -155,8 +166,9 @@ def _truncation_lines(attribution_rows: list[dict]) -> list[str]:
         seen = counts.setdefault(key, {})
         if dropped:
             seen[r["example_id"]] = dropped
-    return [f"- {d} · {m}: {len(ex)} example(s) truncated to the model's max length, {sum(ex.values())} unit(s) "
-            "never seen by the model (scored 0; see `metadata.n_units_truncated` in attributions.jsonl)"
+    return [f"- {escape(d)} · {escape(m)}: {len(ex)} example(s) truncated to the model's max length, "
+            f"{sum(ex.values())} unit(s) never seen by the model (scored 0; see the n_units_truncated column "
+            "of per_example.csv)"
             for (d, m), ex in counts.items() if ex]
 
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 from typing import Sequence
 
 import numpy as np
-import torch
 
 from . import engine
 from .metrics.base import ExampleScore, Metric, MetricResult, ModelInput, Request
@@ -113,10 +112,7 @@ def forward_inputs(model, inputs: Sequence[ModelInput], progress: bool = False) 
     inverse = np.fromiter((slots.setdefault(ids, len(slots)) for ids in id_lists), dtype=np.int64,
                           count=len(id_lists))
     unique = list(slots)
-    out = np.empty((len(unique), model.n_outputs), dtype=np.float64)
-    with torch.inference_mode():
-        for idx, batch in engine.iter_batches(model, unique):
-            out[idx] = model.hf_model(**batch).logits.detach().to("cpu", torch.float64).numpy()
+    out = engine.batched_logits(model, unique)  # retries with a smaller batch on GPU out-of-memory
     model.n_forward += len(unique)
     return out[inverse]
 

@@ -20,6 +20,7 @@ import numpy as np
 from .cache import ResultCache, key_of
 from .config import RunConfig, Task
 from .records import Attribution
+from .references import reference_key, with_references
 
 CHUNK_SIZE = 16
 
@@ -79,7 +80,10 @@ class BenchmarkSession:
 
             model = load_model(name, device=device, trust_remote_code=self.config.trust_remote_code)
             self._models[key] = model
-            self.model_info[f"{name}@{device}"] = model.info
+            # Task type and class names travel with the run (shards included): tables group by
+            # task type, figures name the explained quantity ("p(neutral)", "predicted rating / σ").
+            self.model_info[f"{name}@{device}"] = {**model.info, "task_type": model.task_type,
+                                                   "labels": list(model.labels)}
         return self._models[key]
 
     def dataset(self, task: Task):
@@ -110,8 +114,9 @@ class BenchmarkSession:
         outcome = CellOutcome(cell, [], ds.ids)
         try:
             model = self.model(cell.task.model, cell.device)
+            base["task_type"] = model.task_type
             explainer = get_explainer(cell.explainer, seed=self.config.seed, **self.config.explainers[cell.explainer])
-            metrics = [get_metric(name) for name in self.config.metrics]
+            metrics = [get_metric(name, **self.config.metric_params.get(name, {})) for name in self.config.metrics]
         except Exception as exc:  # the cell cannot start: every example of it is an error row
             message = _describe(exc)
             outcome.errors = {eid: message for eid in ds.ids}
@@ -125,6 +130,8 @@ class BenchmarkSession:
         for chunk in chunks:
             chunk_key = key_of("explanations", model_key, explainer_key, [(e.id, e.text) for e in chunk])
             attributions = self._explain_chunk(model, explainer, chunk, chunk_key, outcome)
+            # Ground truth / rationales travel on the attributions (xaibench.references).
+            attributions = with_references(attributions, chunk)
             self._score_chunk(model, metrics, chunk, chunk_key, attributions, base, outcome)
             outcome.attributions.extend(attributions)
             if bar is not None:
@@ -171,38 +178,45 @@ class BenchmarkSession:
         from .scoring import evaluate_metrics
 
         ok = [i for i, a in enumerate(attributions) if a is not None]
-        keys = {m.name: key_of("metric", chunk_key, m.name, m.params()) for m in metrics}
+        references = reference_key(chunk)  # reference-based values also depend on the evidence
+        keys = {m.name: key_of("metric", chunk_key, m.name, m.params(),
+                               *([references] if getattr(m, "uses_reference", False) else []))
+                for m in metrics}
         values = {m.name: self.cache.get("metrics", keys[m.name]) for m in metrics}
         missing = [m for m in metrics if values[m.name] is None]
         if missing and ok:
             live = [attributions[i] for i in ok]
             try:
-                results = evaluate_metrics(model, missing, live)
+                results = {name: _result_rows(r, ok) for name, r in evaluate_metrics(model, missing, live).items()}
             except Exception:
-                results = {}
-                for m in missing:  # retry one by one so one broken metric does not sink the others
-                    try:
-                        results.update(evaluate_metrics(model, [m], live))
-                    except Exception as exc:
-                        outcome.metric_errors[m.name] = _describe(exc)
+                # Retry metric by metric, then example by example: one broken metric does not sink
+                # the others, one example a metric cannot handle does not sink the chunk.
+                results = {m.name: _metric_rows_one_by_one(model, m, attributions, ok) for m in missing}
             for m in missing:
-                if m.name in results:
-                    values[m.name] = _result_rows(results[m.name], ok)
-                    self.cache.put("metrics", keys[m.name], values[m.name])
+                values[m.name] = results[m.name]
+                self.cache.put("metrics", keys[m.name], values[m.name])
         for m in metrics:
             rows = {r["index"]: r for r in (values[m.name] or [])}
+            failed = {chunk[i].id: r["error"] for i, r in rows.items() if r.get("error")}
+            if failed:
+                eid, message = next(iter(failed.items()))
+                outcome.metric_errors[m.name] = (message if len(failed) == len(rows) else
+                                                 f"{len(failed)} example(s) failed, e.g. {eid}: {message}")
             for i, e in enumerate(chunk):
                 r = rows.get(i)
-                if r is None:
-                    note = outcome.errors.get(e.id) or outcome.metric_errors.get(m.name, "not computed")
+                truncated = _truncated(attributions[i])
+                if r is None or r.get("error"):
+                    note = outcome.errors.get(e.id) or (r or {}).get("error") or "not computed"
                     self.per_example.append({**base, "metric": m.name, "example_id": e.id, "value": np.nan,
                                              "random_reference": np.nan, "status": "error", "note": note,
-                                             "higher_is_better": bool(m.higher_is_better)})
+                                             "higher_is_better": bool(m.higher_is_better),
+                                             "n_units_truncated": truncated})
                     continue
                 self.per_example.append({**base, "metric": m.name, "example_id": e.id, "value": r["value"],
                                          "random_reference": r["random_reference"],
                                          "status": "ok" if np.isfinite(r["value"]) else "nan", "note": r["note"],
-                                         "higher_is_better": bool(m.higher_is_better)})
+                                         "higher_is_better": bool(m.higher_is_better),
+                                         "n_units_truncated": truncated})
                 if r.get("curve"):
                     for q, v in zip(r["curve"]["fractions"], r["curve"]["values"]):
                         self.curves.append({**base, "metric": m.name, "example_id": e.id,
@@ -244,6 +258,31 @@ class BenchmarkSession:
 
 def _base(cell: Cell) -> dict:
     return {"dataset": cell.task.dataset, "model": cell.task.model, "explainer": cell.explainer, "device": cell.device}
+
+
+def _metric_rows_one_by_one(model, metric, attributions: list, positions: list[int]) -> list[dict]:
+    """Rows of ``metric`` computed example by example; an example that raises gets an error row."""
+    from .scoring import evaluate_metrics
+
+    try:
+        return _result_rows(evaluate_metrics(model, [metric], [attributions[i] for i in positions])[metric.name],
+                            positions)
+    except Exception:
+        pass
+    rows = []
+    for i in positions:
+        try:
+            rows.extend(_result_rows(evaluate_metrics(model, [metric], [attributions[i]])[metric.name], [i]))
+        except Exception as exc:
+            rows.append({"index": i, "error": _describe(exc)})
+    return rows
+
+
+def _truncated(attribution) -> int | None:
+    """Units past the model's max length (scored 0, never seen by the model); None if no attribution."""
+    if attribution is None:
+        return None
+    return int((attribution.metadata or {}).get("n_units_truncated", 0) or 0)
 
 
 def _result_rows(result, positions: list[int]) -> list[dict]:

@@ -105,7 +105,7 @@ def mask_tokens(batch: dict[str, torch.Tensor], mask_prob: float, mask_token_id:
 def train_classifier(
     model: torch.nn.Module,
     token_ids: Sequence[Sequence[int]],
-    labels: Sequence[int],
+    labels: Sequence[int] | Sequence[float],
     *,
     pad_token_id: int,
     batch_size: int,
@@ -121,10 +121,14 @@ def train_classifier(
     desc: str = "train",
     on_epoch_end: Callable[[int], None] | None = None,
 ) -> TrainStats:
-    """Fine-tune ``model`` (a Hugging Face sequence classifier) in place on CPU or its device.
+    """Fine-tune ``model`` (a Hugging Face sequence classifier or regressor) in place on CPU or its
+    device.
 
     token_ids: per example, the token ids with special tokens, already truncated, unpadded.
-    labels: class index per example.
+    labels: class index per example (classification: the model's own cross-entropy loss), or a
+        float target per example when the model is a regressor (``config.problem_type ==
+        "regression"`` or ``num_labels == 1``): mean squared error of its single output. Callers
+        standardise regression targets themselves (see ``zoo.fit_and_save``).
     epochs: passes over the data; a fractional last pass stops after that share of its batches.
     warmup_ratio: share of all steps spent warming the learning rate up from 0.
     mask_prob: chance that each non-padding token of a training batch is replaced by
@@ -149,7 +153,8 @@ def train_classifier(
     optimizer = adamw(model, lr, weight_decay)
     schedule = linear_warmup_decay(round(warmup_ratio * total_steps), total_steps)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
-    label_tensor = torch.as_tensor(list(labels), dtype=torch.long)
+    regression = is_regressor(model)
+    label_tensor = _label_tensor(labels, regression)
 
     bar = None
     if progress:
@@ -165,13 +170,13 @@ def train_classifier(
             batch = pad_batch([token_ids[i] for i in idx], pad_token_id, device)
             if mask_prob > 0:
                 batch["input_ids"] = mask_tokens(batch, mask_prob, mask_token_id)
-            out = model(**batch, labels=label_tensor[idx].to(device))
-            out.loss.backward()
+            loss = _batch_loss(model, batch, label_tensor[idx].to(device), regression)
+            loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), max_grad_norm)
             optimizer.step()
             scheduler.step()
             optimizer.zero_grad(set_to_none=True)
-            losses.append(float(out.loss.detach()))
+            losses.append(float(loss.detach()))
             examples += len(idx)
             tokens += int(batch["attention_mask"].sum())
             padded_tokens += batch["attention_mask"].numel()
@@ -188,3 +193,28 @@ def train_classifier(
         steps=total_steps, examples=examples, seconds=time.perf_counter() - start,
         final_loss=float(np.mean(losses[-50:])), tokens=tokens, padded_tokens=padded_tokens,
     )
+
+
+def is_regressor(model: torch.nn.Module) -> bool:
+    """True for a Hugging Face model with one output or ``problem_type == "regression"``."""
+    config = model.config
+    return getattr(config, "problem_type", None) == "regression" or int(config.num_labels) == 1
+
+
+def _label_tensor(labels, regression: bool) -> torch.Tensor:
+    if not regression:
+        return torch.as_tensor(list(labels), dtype=torch.long)
+    targets = torch.as_tensor([float(y) for y in labels], dtype=torch.float32)
+    if not bool(torch.isfinite(targets).all()):
+        raise ValueError("regression targets must all be finite numbers")
+    return targets
+
+
+def _batch_loss(model, batch: dict, labels: torch.Tensor, regression: bool) -> torch.Tensor:
+    if not regression:
+        # The model's own loss (cross-entropy for single-label classification), as always.
+        return model(**batch, labels=labels).loss
+    # MSE on the single output, computed here rather than by the model so that a head whose
+    # config lacks problem_type="regression" still gets a regression loss, never cross-entropy.
+    prediction = model(**batch).logits[:, 0].float()
+    return torch.nn.functional.mse_loss(prediction, labels)

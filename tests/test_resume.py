@@ -1,0 +1,128 @@
+"""Interrupt and resume, from the outside: Ctrl-C (SIGINT) in the middle of a `pytest benchmarks/`
+run keeps every finished chunk in the cache and writes no results folder; running the same command
+again finishes from the cache, and its per-example values are identical to an uninterrupted run's.
+Also: the same run under pytest-xdist (`-n 2`) gives the same values as a serial one.
+
+The model is a tiny random BERT saved as a local folder and the data a user CSV, so nothing is
+trained; values are tiny but deterministic, which is all these checks need.
+"""
+import csv
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+WORDS = "the movie was good great bad awful phone works broken nice poor fine love hate very not".split()
+N_EXAMPLES = 48                  # 3 chunks of 16 per cell
+EXPLAINERS = "random,lime"       # lime is the slow cell the interrupt lands in
+METRICS = "comprehensiveness,deletion_auc"
+LIME = "lime.n_samples=100"
+VALUE_COLUMNS = ["dataset", "explainer", "metric", "example_id", "value", "random_reference", "status"]
+
+
+@pytest.fixture(scope="module")
+def task_files(tmp_path_factory):
+    """A tiny model folder and a user CSV for it."""
+    from xaibench.testing import tiny_classifier
+
+    folder = tmp_path_factory.mktemp("resume")
+    model = tiny_classifier(num_labels=2, seed=0)
+    model.hf_model.save_pretrained(folder / "model")
+    model.tokenizer.save_pretrained(folder / "model")
+    rng = random.Random(0)
+    with open(folder / "reviews.csv", "w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["id", "text", "label"])
+        for i in range(N_EXAMPLES):
+            writer.writerow([f"ex{i:03d}", " ".join(rng.choice(WORDS) for _ in range(rng.randint(3, 14))), i % 2])
+    return folder
+
+
+def _command(files: Path, out: Path, *extra: str) -> list[str]:
+    return [sys.executable, "-m", "pytest", "benchmarks/test_explainer_matrix.py", "-q", "-p", "no:cacheprovider",
+            "--xb-model", str(files / "model"), "--xb-dataset", str(files / "reviews.csv"), "--xb-n", "all",
+            "--xb-explainers", EXPLAINERS, "--xb-metrics", METRICS, "--xb-param", LIME, "--xb-out", str(out), *extra]
+
+
+def _env(cache: Path) -> dict:
+    # One thread: the run must not compete with other work for the cores.
+    return {**os.environ, "XAIBENCH_CACHE": str(cache), "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+
+
+def _sorted(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame[VALUE_COLUMNS].sort_values(["explainer", "metric", "example_id"]).reset_index(drop=True)
+
+
+def _values(out: Path) -> pd.DataFrame:
+    return _sorted(pd.read_csv(out / "per_example.csv"))
+
+
+@pytest.fixture(scope="module")
+def reference(task_files, tmp_path_factory) -> pd.DataFrame:
+    """The uninterrupted serial run, in process: the same options through the same resolve() and
+    BenchmarkSession the plugin uses, with a cache of its own."""
+    from xaibench.cache import ResultCache
+    from xaibench.config import resolve
+    from xaibench.session import BenchmarkSession
+
+    files, cache = task_files, tmp_path_factory.mktemp("reference-cache")
+    config = resolve({"model": str(files / "model"), "dataset": str(files / "reviews.csv"), "n": "all",
+                      "explainers": EXPLAINERS, "metrics": METRICS, "param": [LIME]})
+    session = BenchmarkSession(config, cache=ResultCache(cache))
+    for cell in session.cells():
+        session.run_cell(cell, progress=False)
+    # Through a CSV round trip, as the plugin's per_example.csv is read back.
+    path = cache / "per_example.csv"
+    pd.DataFrame(session.per_example).to_csv(path, index=False)
+    return _sorted(pd.read_csv(path))
+
+
+def _cached_metric_chunks(cache: Path) -> int:
+    folder = cache / "results" / "metrics"
+    return sum(1 for _ in folder.rglob("*.json")) if folder.exists() else 0
+
+
+def test_interrupted_run_resumes_from_the_cache_with_identical_values(task_files, reference, tmp_path):
+    cache, out = tmp_path / "cache", tmp_path / "out"
+    n_metrics = len(METRICS.split(","))
+    # random finishes first (3 chunks); interrupt once lime has cached 1 chunk of its 3.
+    interrupt_after = (3 + 1) * n_metrics
+    total_chunks = 2 * 3 * n_metrics
+    proc = subprocess.Popen(_command(task_files, out), cwd=ROOT, env=_env(cache), stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    deadline = time.monotonic() + 120
+    while _cached_metric_chunks(cache) < interrupt_after and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert proc.poll() is None, "the run ended before it could be interrupted:\n" + proc.communicate()[0][-3000:]
+    proc.send_signal(signal.SIGINT)
+    output = proc.communicate(timeout=120)[0]
+    cached_at_interrupt = _cached_metric_chunks(cache)
+
+    assert proc.returncode == 2, output[-3000:]            # pytest's "interrupted"
+    assert "Run the same command again to resume" in output, output[-3000:]
+    assert not out.exists(), "an interrupted run must not leave a (partial) results folder"
+    assert interrupt_after <= cached_at_interrupt < total_chunks, cached_at_interrupt
+
+    resumed = subprocess.run(_command(task_files, out), cwd=ROOT, env=_env(cache), capture_output=True,
+                             text=True, timeout=300)
+    assert resumed.returncode == 0, (resumed.stdout + resumed.stderr)[-3000:]
+    assert _cached_metric_chunks(cache) == total_chunks
+
+    pd.testing.assert_frame_equal(_values(out), reference, check_exact=True)
+    assert (reference["status"] == "ok").all()
+
+
+def test_xdist_run_gives_the_serial_values(task_files, reference, tmp_path):
+    pytest.importorskip("xdist")
+    out = tmp_path / "out"
+    proc = subprocess.run(_command(task_files, out, "-n", "2"), cwd=ROOT,
+                          env=_env(tmp_path / "cache"), capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
+    pd.testing.assert_frame_equal(_values(out), reference, check_exact=True)
