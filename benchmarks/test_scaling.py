@@ -28,7 +28,7 @@ DEFAULT_LENGTHS = (16, 32, 64, 128, 256, 512)
 ENGINE_BOUND = {"occlusion", "integrated_gradients", "saliency", "grad_x_input"}
 MAX_OVERHEAD = 1.3
 MIN_MODEL_SECONDS = 0.02
-N_TEXTS = 4  # texts per (model, length): explanations are timed together and averaged
+N_TEXTS = int(os.environ.get("XAIBENCH_SCALING_TEXTS", "4"))  # texts per (model, length), timed together
 
 
 def _selected(config) -> bool:
