@@ -66,7 +66,7 @@ def pass_seconds(model, texts: Sequence[str], n_inputs: int = 32, repeats: int =
     Inputs are ``n_inputs`` distinct leave-one-unit-out variants of ``texts`` (so the engine cannot
     de-duplicate them and their lengths match what an explainer sends); best of ``repeats``.
     """
-    from .engine import pad_batch
+    from .engine import pad_batch, plan_batches
     from .units import remove_units
 
     variants = []
@@ -81,7 +81,7 @@ def pass_seconds(model, texts: Sequence[str], n_inputs: int = 32, repeats: int =
         model.logits(variants)
         fwd = (time.perf_counter() - t0) / len(variants)
         t0 = time.perf_counter()
-        for idx in _chunks(len(ids), max(1, model.token_budget // max(len(i) for i in ids))):
+        for idx in plan_batches([len(i) for i in ids], model.token_budget, model.max_batch):
             batch = pad_batch([ids[i] for i in idx], model.pad_token_id, model.device)
             emb = model.hf_model.get_input_embeddings()(batch["input_ids"]).detach().requires_grad_(True)
             out = model.hf_model(inputs_embeds=emb, attention_mask=batch["attention_mask"]).logits[:, 0].sum()
@@ -91,10 +91,6 @@ def pass_seconds(model, texts: Sequence[str], n_inputs: int = 32, repeats: int =
             best_fwd, best_bwd = min(best_fwd, fwd), min(best_bwd, bwd)
     model.hf_model.zero_grad(set_to_none=True)
     return best_fwd, best_bwd
-
-
-def _chunks(n: int, size: int):
-    return [list(range(i, min(n, i + size))) for i in range(0, n, size)]
 
 
 def measure_scaling(model, pool: Sequence[str], lengths: Sequence[int], explainers: dict,
