@@ -105,7 +105,9 @@ class Explainer(abc.ABC):
         ``cost`` is amortised: the call's totals divided evenly over its examples, because methods
         batch across examples. ``n_forward``/``n_backward`` (examples passed through the model,
         from the model's own counters) are split so that they sum exactly to the call's totals
-        (remainders go to the first examples); ``seconds`` is wall time / n. ``peak_mem_bytes`` is
+        (remainders go to the first examples); ``seconds`` is wall time / n. Inside
+        ``model.sharing()`` passes served from the shared table count too (with the seconds they
+        took when first computed) and are also given as ``n_forward_reused``/``n_backward_reused``. ``peak_mem_bytes`` is
         the peak of the whole call, repeated on each attribution (a peak does not divide): on CUDA
         ``torch.cuda.max_memory_allocated``; on CPU the growth of the process's resident-set
         high-water mark (``ru_maxrss``), approximate and 0 when the call stayed below an earlier peak.
@@ -113,8 +115,9 @@ class Explainer(abc.ABC):
         self.check_params()
         texts = _check_texts(texts)
         output = model.check_output(self.output)
-        mem = _PeakMemory(model.device)
+        mem = _PeakMemory(model.device)  # synchronises CUDA first, so the clock starts on an idle device
         n_forward0, n_backward0, start = model.n_forward, model.n_backward, time.perf_counter()
+        reused0 = _reused(model)
         if not texts:
             return []
         targets = self._check_targets(model, texts, targets)
@@ -135,9 +138,11 @@ class Explainer(abc.ABC):
             for j, i in enumerate(active):
                 scores[i] = self._finish_scores(model, results[j], batch, j, metadata[i])
 
+        peak = mem.peak()  # synchronises CUDA before the clock stops
         seconds = time.perf_counter() - start
+        reused = [now - before for now, before in zip(_reused(model), reused0)]
         costs = _amortise(len(texts), model.n_forward - n_forward0, model.n_backward - n_backward0,
-                          seconds, mem.peak())
+                          seconds, peak, *reused)
         info = {"name": self.name, **self.params()}
         return [
             Attribution(
@@ -215,15 +220,27 @@ def _truncated_units(model, token_ids: Sequence[int], token_units: np.ndarray, n
     return n_units - 1 - last
 
 
-def _amortise(n: int, n_forward: int, n_backward: int, seconds: float, peak: int) -> list[dict]:
+def _reused(model) -> tuple[int, int, float]:
+    """The model's counters of work served from a shared table (0 for models without them)."""
+    return (int(getattr(model, "n_forward_reused", 0)), int(getattr(model, "n_backward_reused", 0)),
+            float(getattr(model, "seconds_reused", 0.0)))
+
+
+def _amortise(n: int, n_forward: int, n_backward: int, seconds: float, peak: int, n_forward_reused: int = 0,
+              n_backward_reused: int = 0, seconds_reused: float = 0.0) -> list[dict]:
+    """Per-example costs of a call. Work reused from a shared table counts as the method's own
+    (passes it needed, and the seconds those passes took when first computed), and is also reported
+    separately (``n_forward_reused``/``n_backward_reused``), so cost columns are what the method
+    costs on its own whatever else ran in the same session."""
     def split(total: int) -> list[int]:
         base, extra = divmod(int(total), n)
         return [base + (1 if i < extra else 0) for i in range(n)]
 
-    forwards, backwards = split(n_forward), split(n_backward)
+    forwards, backwards = split(n_forward + n_forward_reused), split(n_backward + n_backward_reused)
+    fwd_reused, bwd_reused = split(n_forward_reused), split(n_backward_reused)
     return [
-        {"n_forward": forwards[i], "n_backward": backwards[i], "seconds": seconds / n,
-         "peak_mem_bytes": int(peak)}
+        {"n_forward": forwards[i], "n_backward": backwards[i], "seconds": (seconds + seconds_reused) / n,
+         "peak_mem_bytes": int(peak), "n_forward_reused": fwd_reused[i], "n_backward_reused": bwd_reused[i]}
         for i in range(n)
     ]
 

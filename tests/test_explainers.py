@@ -71,7 +71,9 @@ def test_cost_matches_the_model_counters(model, name):
     attrs = e.explain(model, TEXTS)
     assert sum(a.cost["n_forward"] for a in attrs) == model.n_forward > 0
     assert sum(a.cost["n_backward"] for a in attrs) == model.n_backward
-    assert all(set(a.cost) == {"n_forward", "n_backward", "seconds", "peak_mem_bytes"} for a in attrs)
+    assert all(set(a.cost) == {"n_forward", "n_backward", "seconds", "peak_mem_bytes", "n_forward_reused",
+                               "n_backward_reused"} for a in attrs)
+    assert all(a.cost["n_forward_reused"] == a.cost["n_backward_reused"] == 0 for a in attrs)  # no sharing
     assert all(a.cost["seconds"] > 0 for a in attrs)
     forwards = [a.cost["n_forward"] for a in attrs]
     assert max(forwards) - min(forwards) <= 1  # amortised evenly

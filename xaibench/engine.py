@@ -1,13 +1,16 @@
-"""The batched evaluation engine: every forward pass over texts goes through here.
+"""The batched evaluation engine: every forward pass over model inputs goes through here.
 
-``forward_logits`` de-duplicates the texts, sorts them by token length, packs them into batches
-under a token budget (batch size x padded length), pads each batch only to its own longest text,
-runs under ``torch.inference_mode`` and restores the caller's order. Sorting by length keeps padding
-(wasted compute) near zero; the token budget keeps memory flat whatever the lengths. A batch that
-runs out of GPU memory is retried with half the token budget (``batched_logits``).
+``forward_logits`` takes texts and/or token-id tuples, evaluates each distinct input once, skips
+inputs that the model's active shared table already holds (``xaibench.sharing``), and runs the rest
+through ``batched_logits``: sorted by token length, cut into length buckets and batches by a cost
+model (``plan_batches``: a batch costs a fixed overhead plus its padded tokens), each batch padded
+only to its own longest input, under a token budget (batch size x padded length) and
+``torch.inference_mode``; the caller's order is restored. A batch that runs out of GPU memory is
+retried with half the token budget.
 """
 from __future__ import annotations
 
+import time
 import warnings
 from typing import TYPE_CHECKING, Iterator, Sequence
 
@@ -18,23 +21,60 @@ if TYPE_CHECKING:
     from .model import Classifier
 
 
-def plan_batches(lengths: Sequence[int], token_budget: int, max_batch: int) -> list[np.ndarray]:
-    """Group indices into batches, longest first, each with ``len(batch) * max_len <= token_budget``.
+#: Fixed cost of one forward call in padded-token equivalents: what the planner weighs a new batch
+#: against padding. Measured on 2 CPU cores (``python scripts/engine_calibration.py``): MiniLM-L6
+#: takes ~20 ms per call on top of ~0.22 ms per token (its 42 MB of weights stream from memory on
+#: every call), char-BERT ~4 ms on top of ~0.035 ms per token; both are ~100 tokens' worth.
+BATCH_OVERHEAD_TOKENS = 96
+#: Buckets never span more than this many distinct lengths (bounds the planner's work).
+_MAX_SPAN = 64
 
-    Returns index arrays into ``lengths``; every index appears in exactly one batch.
+
+def plan_batches(lengths: Sequence[int], token_budget: int, max_batch: int,
+                 overhead_tokens: float = BATCH_OVERHEAD_TOKENS, rows_per_item: int = 1) -> list[np.ndarray]:
+    """Group indices into length buckets, then batches, minimising the estimated cost.
+
+    Cost model: a batch of B items padded to length L costs ``overhead_tokens + B * rows_per_item * L``
+    token-equivalents (``rows_per_item``: model rows per item, e.g. Integrated Gradients' steps).
+    Items are sorted longest first; a dynamic programme over the distinct lengths chooses where
+    buckets start, so a few short texts are not padded to a long one when a batch of their own is
+    cheaper, and a handful of lengths is not split into many tiny batches when padding is cheaper.
+    Each bucket is cut into batches with ``B * rows_per_item * L <= token_budget`` (at least one
+    item) and ``B <= max_batch``; every batch pads only to its own longest item.
+
+    Returns index arrays into ``lengths``, longest batch first; every index appears exactly once.
     """
-    lengths = np.asarray(lengths, dtype=int)
+    lengths = np.asarray(lengths, dtype=np.int64)
+    if lengths.size == 0:
+        return []
     order = np.argsort(-lengths, kind="stable")
-    batches, current, current_max = [], [], 0
-    for i in order:
-        longest = max(current_max, int(lengths[i]))
-        if current and (longest * (len(current) + 1) > token_budget or len(current) >= max_batch):
-            batches.append(np.asarray(current))
-            current, longest = [], int(lengths[i])
-        current.append(int(i))
-        current_max = longest
-    if current:
-        batches.append(np.asarray(current))
+    values, counts = np.unique(-lengths[order], return_counts=True)
+    values = -values                                  # distinct lengths, longest first
+    starts = np.concatenate([[0], np.cumsum(counts)])  # sorted position of each distinct length
+    rows = max(1, int(rows_per_item))
+
+    def capacity(length: np.ndarray) -> np.ndarray:
+        """Items per batch at padded length ``length``."""
+        return np.maximum(1, np.minimum(int(max_batch), int(token_budget) // (np.maximum(1, length) * rows)))
+
+    n_groups = len(values)
+    best = np.zeros(n_groups + 1)
+    choice = np.zeros(n_groups + 1, dtype=np.int64)
+    for j in range(1, n_groups + 1):
+        i = np.arange(max(0, j - _MAX_SPAN), j)      # bucket = distinct lengths i..j-1, padded to values[i]
+        n_items = starts[j] - starts[i]
+        cost = best[i] + overhead_tokens * np.ceil(n_items / capacity(values[i])) + n_items * rows * values[i]
+        k = int(np.argmin(cost))
+        best[j], choice[j] = cost[k], i[k]
+    bounds, j = [], n_groups
+    while j > 0:
+        bounds.append((int(choice[j]), j))
+        j = int(choice[j])
+    batches = []
+    for i, j in reversed(bounds):
+        bucket = order[starts[i]:starts[j]]
+        step = int(capacity(values[i:i + 1])[0])
+        batches.extend(bucket[s:s + step] for s in range(0, len(bucket), step))
     return batches
 
 
@@ -56,26 +96,72 @@ def iter_batches(model: "Classifier", id_lists: Sequence[Sequence[int]]) -> Iter
         yield idx, pad_batch([id_lists[i] for i in idx], model.pad_token_id, model.device)
 
 
-def forward_logits(model: "Classifier", texts: Sequence[str], progress: bool = False) -> np.ndarray:
-    """Logits ``[len(texts), n_outputs]`` for ``texts`` (float64), one batched inference pass.
+def forward_logits(model: "Classifier", inputs: Sequence, progress: bool = False) -> np.ndarray:
+    """Logits ``[len(inputs), n_outputs]`` (float64) of texts and/or token-id tuples (special
+    tokens included), in one batched inference pass.
 
-    Identical texts are evaluated once; ``model.n_forward`` grows by the number of distinct texts.
+    Identical inputs are evaluated once (texts by string, then everything by token ids), and inputs
+    found in the model's active shared table (``model.sharing``, ``xaibench.sharing``) are not
+    evaluated at all: ``model.n_forward`` grows by the number of inputs actually run,
+    ``model.n_forward_reused`` / ``model.seconds_reused`` by those served from the table.
     """
-    texts = list(texts)
-    if not texts:
+    inputs = list(inputs)
+    if not inputs:
         return np.zeros((0, model.n_outputs))
-    unique, inverse = np.unique(np.asarray(texts, dtype=object), return_inverse=True)
-    id_lists = model.token_ids(list(unique))
+    slots: dict = {}
+    inverse = np.fromiter((slots.setdefault(x, len(slots)) for x in inputs), dtype=np.int64, count=len(inputs))
+    distinct = list(slots)
+    out = np.empty((len(distinct), model.n_outputs), dtype=np.float64)
+    shared = getattr(model, "shared", None)
+    todo = list(range(len(distinct)))
+    if shared is not None:
+        todo = []
+        for j, x in enumerate(distinct):
+            hit = shared.get(x)
+            if hit is None:
+                todo.append(j)
+            else:
+                out[j] = hit[0]
+                model.n_forward_reused += 1
+                model.seconds_reused += hit[1]
+    if todo:
+        missing = [distinct[j] for j in todo]
+        logits, seconds_each = compute_logits(model, missing, progress=progress)
+        out[todo] = logits
+        if shared is not None and shared.grow:
+            shared.put(missing, logits, seconds_each)
+    return out[inverse]
+
+
+def compute_logits(model: "Classifier", inputs: Sequence, progress: bool = False) -> tuple[np.ndarray, float]:
+    """Run distinct ``inputs`` (texts and/or token-id tuples) through the model, de-duplicated by
+    token ids; returns (logits float64, wall seconds per distinct token sequence). Adds the number of
+    sequences run to ``model.n_forward``. No shared table is consulted (``forward_logits`` does)."""
+    inputs = list(inputs)
+    text_pos = [i for i, x in enumerate(inputs) if isinstance(x, str)]
+    id_lists: list = [None] * len(inputs)
+    for i, x in enumerate(inputs):
+        if not isinstance(x, str):
+            id_lists[i] = tuple(int(t) for t in x)
+    if text_pos:
+        for i, ids in zip(text_pos, model.token_ids([inputs[i] for i in text_pos])):
+            id_lists[i] = tuple(ids)
+    slots: dict = {}
+    inverse = np.fromiter((slots.setdefault(ids, len(slots)) for ids in id_lists), dtype=np.int64,
+                          count=len(id_lists))
+    unique = list(slots)
     bar = None
     if progress:
         from tqdm.auto import tqdm
 
         bar = tqdm(total=len(unique), desc="forward", unit="text", leave=False)
-    out = batched_logits(model, id_lists, on_batch=None if bar is None else bar.update)
+    start = time.perf_counter()
+    logits = batched_logits(model, unique, on_batch=None if bar is None else bar.update)
+    seconds = time.perf_counter() - start
     if bar is not None:
         bar.close()
     model.n_forward += len(unique)
-    return out[inverse.reshape(-1)]
+    return logits[inverse], seconds / max(1, len(unique))
 
 
 def batched_logits(model: "Classifier", id_lists: Sequence[Sequence[int]], on_batch=None) -> np.ndarray:

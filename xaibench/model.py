@@ -2,7 +2,8 @@
 
 It owns the three things every explainer and metric must agree on:
 - the unit split (``units``) and the token -> unit map (``token_units``);
-- the batched engine (``logits``, ``predict_proba``), with pass counters ``n_forward``/``n_backward``;
+- the batched engine (``logits``, ``predict_proba``), with pass counters ``n_forward``/``n_backward``
+  and, inside ``sharing()``, the counters of work reused instead of run (``n_forward_reused``...);
 - *the explained output* f(x): for classification the target-class probability (``"prob"``, default)
   or logit (``"logit"``); for regression the prediction divided by the training-target standard
   deviation (``"value"``: ŷ/σ). Explainers and metrics call ``explained_output`` /
@@ -10,6 +11,7 @@ It owns the three things every explainer and metric must agree on:
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
 from typing import Sequence
 
 import numpy as np
@@ -89,6 +91,12 @@ class Classifier:
         self.pad_token_id = int(pad if pad is not None else 0)
         self.n_forward = 0
         self.n_backward = 0
+        # Work served from an active shared table (``sharing``) instead of being run again, and the
+        # seconds it took when it was first computed (``xaibench.sharing``).
+        self.n_forward_reused = 0
+        self.n_backward_reused = 0
+        self.seconds_reused = 0.0
+        self.shared = None
         self._unit_cache: dict[str, list[Unit]] = {}
 
     # ---- units -------------------------------------------------------------------------------
@@ -201,6 +209,27 @@ class Classifier:
     def reset_counters(self) -> None:
         self.n_forward = 0
         self.n_backward = 0
+        self.n_forward_reused = 0
+        self.n_backward_reused = 0
+        self.seconds_reused = 0.0
+
+    @contextmanager
+    def sharing(self, shared=None):
+        """While active, the engine reuses model outputs and gradients across explainers and
+        metrics (``xaibench.sharing.SharedComputations``; a new open table when ``shared`` is None).
+
+        >>> with model.sharing() as shared:
+        ...     attrs = xb.get_explainer("occlusion").explain(model, texts)
+        ...     values = xb.get_metric("loo_correlation").score(model, attrs)   # reuses occlusion's passes
+        """
+        from .sharing import SharedComputations
+
+        shared = SharedComputations(grow=True) if shared is None else shared
+        previous, self.shared = self.shared, shared
+        try:
+            yield shared
+        finally:
+            self.shared = previous
 
     def __repr__(self) -> str:
         return f"Classifier({self.name!r}, {self.task_type}, labels={self.labels}, device={self.device})"

@@ -95,26 +95,10 @@ def plan_chunk(model, metrics: Sequence[Metric], attributions: Sequence):
 
 
 def forward_inputs(model, inputs: Sequence[ModelInput], progress: bool = False) -> np.ndarray:
-    """Logits ``[len(inputs), n_outputs]`` for texts and/or token-id tuples, in one batched pass.
-
-    Texts only: ``model.logits`` (the engine). With token-id inputs (mask mode) the texts are
-    tokenized like ``model.logits`` does, all id sequences de-duplicated, and run through the same
-    length-sorted token-budget batches under ``torch.inference_mode``.
-    """
-    inputs = list(inputs)
-    if all(isinstance(x, str) for x in inputs):
-        return model.logits(inputs, progress=progress)
-    text_pos = [i for i, x in enumerate(inputs) if isinstance(x, str)]
-    id_lists: list[tuple[int, ...]] = [x if not isinstance(x, str) else () for x in inputs]
-    for i, ids in zip(text_pos, model.token_ids([inputs[i] for i in text_pos]) if text_pos else []):
-        id_lists[i] = tuple(ids)
-    slots: dict[tuple[int, ...], int] = {}
-    inverse = np.fromiter((slots.setdefault(ids, len(slots)) for ids in id_lists), dtype=np.int64,
-                          count=len(id_lists))
-    unique = list(slots)
-    out = engine.batched_logits(model, unique)  # retries with a smaller batch on GPU out-of-memory
-    model.n_forward += len(unique)
-    return out[inverse]
+    """Logits ``[len(inputs), n_outputs]`` for texts and/or token-id tuples (mask mode), in one
+    batched pass through the engine (``engine.forward_logits``: de-duplicated by token ids,
+    length-bucketed, ``torch.inference_mode``, the active shared table consulted first)."""
+    return engine.forward_logits(model, list(inputs), progress=progress)
 
 
 def _check(metrics: list, chunk_size: int) -> None:
