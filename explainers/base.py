@@ -88,6 +88,13 @@ class Explainer(abc.ABC):
         """Raise ``ValueError`` naming the first out-of-range parameter. Needs no model, so a run
         configuration is checked before anything is loaded; ``explain`` calls it first."""
 
+    def shared_inputs(self, model, text: str) -> tuple:
+        """Model inputs this method will evaluate on ``text`` whatever the model answers, known
+        before it runs: the benchmark session computes them once per chunk, together with the
+        metrics' (``Metric.shared_inputs``), and serves them from a shared table. Default: x itself
+        (the forward pass that picks the predicted target)."""
+        return (text,)
+
     def example_seed(self, text: str) -> int:
         """The seed of one example: a stable hash of (seed, explainer name, text), in [0, 2**32)."""
         return stable_hash(self.seed, self.name, text) % 2**32

@@ -1,10 +1,13 @@
 """Integrated Gradients (Sundararajan et al., 2017) through captum's ``LayerIntegratedGradients``."""
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import torch
 
-from xaibench import engine, registry
+from xaibench import engine, last_layer, registry
+from xaibench.sharing import gradient_call, ids_key
 
 from ._gradients import progress_bar, units_from_tokens
 from .base import ExplainBatch, Explainer
@@ -12,23 +15,35 @@ from .base import ExplainBatch, Explainer
 
 @registry.explainers.register("integrated_gradients")
 class IntegratedGradients(Explainer):
-    """Integrated Gradients on the word-embedding layer, computed by
+    """Integrated Gradients on the word-embedding layer, with the path integral computed by
     ``captum.attr.LayerIntegratedGradients`` (Gauss-Legendre steps, captum's default).
 
     The explained output is the target-class probability by default (``output="prob"``;
     ``"logit"`` is the option). The baseline is the same token sequence with every non-special
     token replaced by the pad token (``[CLS]``/``[SEP]`` and position embeddings kept), so the
-    path moves only the words. Score: the path integral summed over the hidden dimension and over
-    the unit's sub-tokens, in units of f; signed (> 0 supports the target). Completeness: the
-    scores of a text sum to f(x) - f(baseline) up to captum's convergence delta,
-    ``sum(attributions) - (f(x) - f(baseline))``, stored per example in
+    path moves only the words.
+
+    Score (``multiply_by_inputs=True``, the default, Sundararajan et al.'s IG): the path-averaged
+    gradient times (embedding − baseline embedding), summed over the hidden dimension and over the
+    unit's sub-tokens, in units of f; signed (> 0 supports the target). Completeness: the scores of a
+    text sum to f(x) − f(baseline) up to the convergence delta
+    ``sum(attributions) − (f(x) − f(baseline))``, stored per example in
     ``metadata["convergence_delta"]`` (it shrinks as ``n_steps`` grows).
+    ``multiply_by_inputs=False`` gives the path-averaged gradient alone, summed over the hidden
+    dimension (captum's option of that name; ferret's "Integrated Gradient" without "x Input"); no
+    completeness holds then and no delta is stored.
+
+    Both variants come from the same path gradients: captum integrates with
+    ``multiply_by_inputs=False`` and the product with (embedding − baseline) is taken here, exactly
+    as captum does internally. Inside ``model.sharing()`` the second variant on the same texts reuses
+    the first one's integral instead of recomputing it.
 
     Parameters
     ----------
     n_steps: int, default 50. Integration steps.
+    multiply_by_inputs: bool, default True (see above).
     internal_batch_size: int or None, default None. Most (text, step) rows per forward/backward;
-        None sizes chunks from ``model.token_budget``. Several texts share every captum call.
+        None sizes chunks from ``model.token_budget``. Texts of similar length share captum calls.
     seed: unused (deterministic). output: see ``Explainer``.
 
     Cost: ``n_steps`` forwards and backwards per text, plus 4 forwards (captum evaluates the
@@ -37,59 +52,85 @@ class IntegratedGradients(Explainer):
 
     name = "integrated_gradients"
 
-    def __init__(self, *, n_steps: int = 50, internal_batch_size: int | None = None, seed: int = 0,
-                 output: str | None = None) -> None:
+    def __init__(self, *, n_steps: int = 50, multiply_by_inputs: bool = True, internal_batch_size: int | None = None,
+                 seed: int = 0, output: str | None = None) -> None:
         super().__init__(seed=seed, output=output)
         self.n_steps = n_steps
+        self.multiply_by_inputs = multiply_by_inputs
         self.internal_batch_size = internal_batch_size
 
     def check_params(self) -> None:
         if isinstance(self.n_steps, bool) or not isinstance(self.n_steps, int) or self.n_steps < 1:
             raise ValueError(f"n_steps must be a positive int, got {self.n_steps!r}")
+        if not isinstance(self.multiply_by_inputs, bool):
+            raise ValueError(f"multiply_by_inputs must be true or false, got {self.multiply_by_inputs!r}")
         if self.internal_batch_size is not None and (
                 isinstance(self.internal_batch_size, bool) or not isinstance(self.internal_batch_size, int)
                 or self.internal_batch_size < 1):
             raise ValueError(f"internal_batch_size must be a positive int or None, got {self.internal_batch_size!r}")
 
     def _attribute(self, model, batch: ExplainBatch) -> list[np.ndarray]:
+        key = ("path_gradients", ids_key(batch.token_ids), tuple(int(t) for t in batch.targets), batch.output,
+               self.n_steps, self.internal_batch_size)
+        parts = gradient_call(model, key, lambda: self._path_gradients(model, batch))
+        results: list[np.ndarray] = [np.zeros(0)] * len(batch)
+        for idx, total_grads, emb_diff, f_x, f_b in parts:
+            if self.multiply_by_inputs:
+                token_scores = (total_grads * emb_diff).sum(dim=-1)
+                delta = token_scores.sum(dim=-1) - (f_x - f_b)
+            else:
+                token_scores = total_grads.sum(dim=-1)
+                delta = None
+            token_scores = token_scores.to("cpu", torch.float64).numpy()
+            for row, i in enumerate(idx):
+                results[i] = units_from_tokens(token_scores[row], batch.token_units[i], len(batch.units[i]))
+                if delta is not None:
+                    batch.metadata[i]["convergence_delta"] = float(delta[row])
+        return results
+
+    def _path_gradients(self, model, batch: ExplainBatch):
+        """Per length bucket: (indices, path-averaged gradient [B, L, H], embedding − baseline
+        embedding [B, L, H], f(x) [B], f(baseline) [B]); and the cost of computing them."""
         from captum.attr import LayerIntegratedGradients
+
+        start, n_forward0 = time.perf_counter(), model.n_forward
 
         def forward(input_ids, attention_mask, targets):
             # captum calls this for the path steps and for both endpoints; count every row.
             model.n_forward += int(input_ids.shape[0])
-            logits = model.hf_model(input_ids=input_ids, attention_mask=attention_mask).logits
+            with last_layer.active(model):  # gradients are unchanged by the first-token shortcut
+                logits = model.hf_model(input_ids=input_ids, attention_mask=attention_mask).logits
             return model.output_from_logits(logits, targets, batch.output)
 
-        lig = LayerIntegratedGradients(forward, model.hf_model.get_input_embeddings())
+        embedding = model.hf_model.get_input_embeddings()
+        lig = LayerIntegratedGradients(forward, embedding, multiply_by_inputs=False)
         # [UNK] stands for real words (emoji, unseen scripts): it moves with the words.
         kept = set(model.tokenizer.all_special_ids) - {model.tokenizer.unk_token_id}
         special = torch.as_tensor(sorted(kept), dtype=torch.long, device=model.device)
         budget, max_batch = model.token_budget, model.max_batch
-        if self.internal_batch_size is not None:
-            max_batch = min(max_batch, self.internal_batch_size)
         lengths = [len(ids) for ids in batch.token_ids]
-        results: list[np.ndarray] = [np.zeros(0)] * len(batch)
+        parts = []
         bar = progress_bar(batch.progress, len(batch), "integrated gradients")
-        for idx in engine.plan_batches(lengths, budget, max_batch):
+        # Buckets of similar length, each text counting n_steps rows: one captum call per batch.
+        for idx in engine.plan_batches(lengths, budget, max_batch, rows_per_item=self.n_steps):
             padded = engine.pad_batch([batch.token_ids[i] for i in idx], model.pad_token_id, model.device)
             ids, mask = padded["input_ids"], padded["attention_mask"]
             # Pad every word; keep special tokens (and padding, already pad) so only words move.
             baseline = torch.where(torch.isin(ids, special), ids, torch.full_like(ids, model.pad_token_id))
             targets = torch.as_tensor(batch.targets[idx], device=model.device)
-            rows = self.internal_batch_size or len(idx) * max(1, budget // (len(idx) * ids.shape[1]))
+            rows = self.internal_batch_size or max(len(idx), budget // ids.shape[1])
             with torch.enable_grad():
-                attributions, delta = lig.attribute(
-                    ids, baselines=baseline, additional_forward_args=(mask, targets), n_steps=self.n_steps,
-                    internal_batch_size=rows, return_convergence_delta=True,
-                )
+                total_grads = lig.attribute(ids, baselines=baseline, additional_forward_args=(mask, targets),
+                                            n_steps=self.n_steps, internal_batch_size=rows)
+            with torch.inference_mode():
+                emb_diff = embedding(ids) - embedding(baseline)
+                ends = forward(torch.cat([ids, baseline]), torch.cat([mask, mask]), torch.cat([targets, targets]))
             model.n_backward += self.n_steps * len(idx)
-            token_scores = attributions.sum(dim=-1).detach().to("cpu", torch.float64).numpy()
-            delta = delta.detach().to("cpu", torch.float64).numpy().reshape(-1)
-            for row, i in enumerate(idx):
-                results[i] = units_from_tokens(token_scores[row], batch.token_units[i], len(batch.units[i]))
-                batch.metadata[i]["convergence_delta"] = float(delta[row])
+            parts.append((idx, total_grads.detach(), emb_diff, ends[:len(idx)], ends[len(idx):]))
             if bar is not None:
                 bar.update(len(idx))
         if bar is not None:
             bar.close()
-        return results
+        cost = {"n_forward": model.n_forward - n_forward0, "n_backward": self.n_steps * len(batch),
+                "seconds": time.perf_counter() - start}
+        return parts, cost

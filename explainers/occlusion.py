@@ -29,6 +29,11 @@ class Occlusion(Explainer):
     def __init__(self, *, seed: int = 0, output: str | None = None) -> None:
         super().__init__(seed=seed, output=output)
 
+    def shared_inputs(self, model, text: str) -> tuple:
+        """x and every leave-one-unit-out text (the same texts ``loo_correlation`` needs)."""
+        units = model.units(text)
+        return (text, *(remove_units(text, units, [i]) for i in range(len(units))))
+
     def _attribute(self, model, batch: ExplainBatch) -> list[np.ndarray]:
         texts, targets, bounds = [], [], [0]
         for text, units, target in zip(batch.texts, batch.units, batch.targets):

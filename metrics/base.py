@@ -136,6 +136,13 @@ class Metric:
         attribution's explained output (``model.output_from_logits`` with its target and output)."""
         raise NotImplementedError
 
+    def shared_inputs(self, model, text: str) -> tuple[ModelInput, ...]:
+        """Inputs this metric asks for on *every* attribution of ``text``, whatever its scores
+        (f(x), random-ordering perturbations, leave-one-out texts). The benchmark session computes
+        the union over metrics and explainers once per chunk of examples and shares it
+        (``xaibench.sharing``); the default is none."""
+        return ()
+
     @property
     def declares_requests(self) -> bool:
         """True when the metric uses protocol 1 (the engine batches it with the others)."""

@@ -26,7 +26,7 @@ from xaibench import registry
 from .base import ExampleScore, Metric, Request
 from .removal import (
     AOPC_FRACTIONS, CURVE_FRACTIONS, check_fractions, check_mode, check_n_random, checked_units,
-    perturber_for, top_k_count, unit_orderings,
+    perturber_for, random_orderings, top_k_count, unit_orderings,
 )
 
 EMPTY_TEXT = "empty text: no units to remove"
@@ -68,6 +68,17 @@ class RemovalMetric(Metric):
         for order in unit_orderings(attribution, self.n_random, self.seed):
             inputs.extend(edit(order[:k]) for k in ks)
         return Request(tuple(inputs), state=ks)
+
+    def shared_inputs(self, model, text: str) -> tuple:
+        """x and the random orderings' edits: the same for every explainer of ``text``."""
+        units = model.units(text)
+        if not units:
+            return ()
+        perturber = perturber_for(model, text, units, self.mode)
+        edit = perturber.only if self.keep_top else perturber.without
+        ks = [top_k_count(q, len(units)) for q in self.fractions]
+        orders = random_orderings(text, len(units), self.n_random, self.seed)
+        return (perturber.original(), *(edit(order[:k]) for order in orders for k in ks))
 
     def compute(self, model, attribution, request: Request, outputs: np.ndarray) -> ExampleScore:
         f_x = float(outputs[0])

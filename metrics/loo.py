@@ -84,6 +84,14 @@ class LOOCorrelation(Metric):
         inputs = [perturber.original(), *(perturber.without([i]) for i in range(len(units)))]
         return Request(tuple(inputs))
 
+    def shared_inputs(self, model, text: str) -> tuple:
+        """x and every leave-one-out text: the same for every explainer of ``text``."""
+        units = model.units(text)
+        if len(units) < 2:
+            return ()
+        perturber = perturber_for(model, text, units, self.mode)
+        return (perturber.original(), *(perturber.without([i]) for i in range(len(units))))
+
     def compute(self, model, attribution, request: Request, outputs: np.ndarray) -> ExampleScore:
         outputs = np.asarray(outputs, dtype=float)
         drops = outputs[0] - outputs[1:]

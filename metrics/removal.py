@@ -86,16 +86,22 @@ def checked_units(model, attribution) -> list[Unit]:
 
 def unit_orderings(attribution, n_random: int, seed: int) -> list[np.ndarray]:
     """The attribution's ranking (score descending, ties by position), then ``n_random`` random
-    permutations of the units. Their seed derives from (seed, text) only, so adding or reordering
-    examples changes nothing, and every metric with the same seed reuses the same perturbations."""
+    permutations of the units (``random_orderings``)."""
+    orders = [np.asarray(attribution.ranking(), dtype=int)]
+    return orders + random_orderings(attribution.text, len(attribution.scores), n_random, seed)
+
+
+def random_orderings(text: str, n_units: int, n_random: int, seed: int) -> list[np.ndarray]:
+    """``n_random`` random permutations of ``n_units`` units. Their seed derives from (seed, text)
+    only, so adding or reordering examples changes nothing, every metric with the same seed reuses
+    the same perturbations, and they are the same for every explainer (which is what lets the
+    session compute them once per example: ``Metric.shared_inputs``)."""
     from xaibench.datasets.base import stable_hash
 
-    orders = [np.asarray(attribution.ranking(), dtype=int)]
-    if n_random:
-        rng = np.random.default_rng(stable_hash("random-ordering", seed, attribution.text))
-        n = len(attribution.scores)
-        orders.extend(rng.permutation(n) for _ in range(n_random))
-    return orders
+    if not n_random:
+        return []
+    rng = np.random.default_rng(stable_hash("random-ordering", seed, text))
+    return [rng.permutation(n_units) for _ in range(n_random)]
 
 
 #: Perturbers kept per model (least recently used dropped first): the metrics of one engine chunk

@@ -76,8 +76,17 @@ def reference(task_files, tmp_path_factory) -> pd.DataFrame:
     config = resolve({"model": str(files / "model"), "dataset": str(files / "reviews.csv"), "n": "all",
                       "explainers": EXPLAINERS, "metrics": METRICS, "param": [LIME]})
     session = BenchmarkSession(config, cache=ResultCache(cache))
-    for cell in session.cells():
-        session.run_cell(cell, progress=False)
+    # The subprocess runs use one thread (``_env``): MKL may sum a small batch's products in another
+    # order with two threads (~1e-9), so bit-identity is checked at the same thread count.
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        for cell in session.cells():
+            session.run_cell(cell, progress=False)
+    finally:
+        torch.set_num_threads(threads)
     # Through a CSV round trip, as the plugin's per_example.csv is read back.
     path = cache / "per_example.csv"
     pd.DataFrame(session.per_example).to_csv(path, index=False)

@@ -81,6 +81,21 @@ class RunConfig:
     encoding: str = "utf-8"
     trust_remote_code: bool = False
     metric_params: dict[str, dict] = field(default_factory=dict)
+    # Engine options (``--xb-threads``, ``--xb-dtype``, ``--xb-compile``). threads=None leaves torch's
+    # default (or, under pytest-xdist, cores // workers; see ``xaibench.threads``).
+    threads: int | None = None
+    dtype: str = "float32"
+    compile: bool = False
+
+    def model_options(self) -> dict:
+        """The ``Classifier`` keyword arguments of this run that differ from the defaults (float32,
+        eager), for ``load_model(name, **config.model_options())``; empty for a default run."""
+        options = {}
+        if self.dtype != "float32":
+            options["dtype"] = self.dtype
+        if self.compile:
+            options["compile"] = True
+        return options
 
     def to_dict(self) -> dict:
         d = dataclasses.asdict(self)
@@ -172,6 +187,9 @@ def resolve(cli: dict, file_options: dict | None = None) -> RunConfig:
                                           source="invalid parameter")
     devices = _split_list(opts.get("device")) or ["cpu"]
     validation.check_devices(devices)
+    threads = validation.check_threads(opts.get("threads"))
+    dtype = validation.check_dtype(opts.get("dtype"), devices)
+    compile_ = validation.check_flag("--xb-compile", opts.get("compile"))
     tolerance = validation.check_compare(opts.get("compare"), opts.get("tolerance"))
     validation.check_out(opts.get("out"))
     encoding = str(opts.get("encoding", "utf-8"))
@@ -182,6 +200,7 @@ def resolve(cli: dict, file_options: dict | None = None) -> RunConfig:
         devices=devices, out=opts.get("out"), compare=opts.get("compare"), tolerance=tolerance,
         use_cache=not bool(opts.get("no_cache", False)), encoding=encoding,
         trust_remote_code=bool(opts.get("trust_remote_code", False)), metric_params=metric_settings,
+        threads=threads, dtype=dtype, compile=compile_,
     )
 
 

@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Iterator, Sequence
 import numpy as np
 import torch
 
+from . import last_layer
+
 if TYPE_CHECKING:
     from .model import Classifier
 
@@ -38,8 +40,8 @@ def plan_batches(lengths: Sequence[int], token_budget: int, max_batch: int,
     token-equivalents (``rows_per_item``: model rows per item, e.g. Integrated Gradients' steps).
     Items are sorted longest first; a dynamic programme over the distinct lengths chooses where
     buckets start, so a few short texts are not padded to a long one when a batch of their own is
-    cheaper, and a handful of lengths is not split into many tiny batches when padding is cheaper.
-    Each bucket is cut into batches with ``B * rows_per_item * L <= token_budget`` (at least one
+    cheaper, and a handful of lengths is not split into many tiny batches when padding is cheaper
+    (plain longest-first packing is kept instead on the rare call where it costs less). Each bucket is cut into batches with ``B * rows_per_item * L <= token_budget`` (at least one
     item) and ``B <= max_batch``; every batch pads only to its own longest item.
 
     Returns index arrays into ``lengths``, longest batch first; every index appears exactly once.
@@ -75,6 +77,29 @@ def plan_batches(lengths: Sequence[int], token_budget: int, max_batch: int,
         bucket = order[starts[i]:starts[j]]
         step = int(capacity(values[i:i + 1])[0])
         batches.extend(bucket[s:s + step] for s in range(0, len(bucket), step))
+    # Buckets start only where the length changes; plain longest-first packing can straddle that
+    # boundary and, on large calls, occasionally come out cheaper: keep whichever plan costs less.
+    packed = _pack_longest_first(lengths, order, token_budget, max_batch, rows)
+
+    def cost(plan) -> float:
+        return sum(overhead_tokens + len(b) * rows * int(lengths[b].max()) for b in plan)
+
+    return packed if cost(packed) < cost(batches) else batches
+
+
+def _pack_longest_first(lengths: np.ndarray, order: np.ndarray, token_budget: int, max_batch: int,
+                        rows: int) -> list[np.ndarray]:
+    """Fill each batch with the next-longest items until the budget or ``max_batch`` is reached."""
+    batches, current, longest = [], [], 0
+    for i in order:
+        length = int(lengths[i])
+        if current and (max(longest, length) * rows * (len(current) + 1) > token_budget or len(current) >= max_batch):
+            batches.append(np.asarray(current))
+            current, longest = [], 0
+        current.append(int(i))
+        longest = max(longest, length)
+    if current:
+        batches.append(np.asarray(current))
     return batches
 
 
@@ -186,12 +211,13 @@ def batched_logits(model: "Classifier", id_lists: Sequence[Sequence[int]], on_ba
 def _run_batches(model, id_lists, lengths, todo, out, on_batch) -> tuple[np.ndarray, np.ndarray | None]:
     """Run the batches of ``todo``; return (indices done, the batch that ran out of memory or None)."""
     done: list[np.ndarray] = []
-    with torch.inference_mode():
+    # The first-token shortcut of the last layer (xaibench.last_layer) where the model supports it.
+    with torch.inference_mode(), last_layer.active(model):
         for local in plan_batches(lengths[todo], model.token_budget, model.max_batch):
             idx = todo[local]
             try:
                 batch = pad_batch([id_lists[i] for i in idx], model.pad_token_id, model.device)
-                logits = model.hf_model(**batch).logits
+                logits = model.forward_module(**batch).logits
             except torch.cuda.OutOfMemoryError:
                 # Leave the except block before freeing: the traceback holds the batch's tensors.
                 failed = idx

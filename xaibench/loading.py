@@ -21,7 +21,8 @@ def load_model(
       cache root, reproducible from its recipe.
     - A local folder or hub id: ``AutoModelForSequenceClassification.from_pretrained``. Remote code
       never runs unless ``trust_remote_code=True``.
-    ``options`` go to ``Classifier`` (``max_length``, ``token_budget``, ``target_std``...).
+    ``options`` go to ``Classifier`` (``max_length``, ``token_budget``, ``target_std``, ``dtype``,
+    ``compile``...; a run passes ``RunConfig.model_options()``).
     """
     from . import zoo  # noqa: F401  (registers the built-in models)
 

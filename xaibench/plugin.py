@@ -27,6 +27,10 @@ _OPTIONS = [
     ("--xb-compare", "compare", "baseline results folder or summary.csv; fail on a regression"),
     ("--xb-tolerance", "tolerance", "absolute tolerance for --xb-compare (default: the baseline's CI)"),
     ("--xb-encoding", "encoding", "text encoding of user CSV/JSONL files (e.g. gbk)"),
+    ("--xb-threads", "threads", "torch threads per process (default: torch's; under pytest-xdist cores // workers "
+                                "per worker)"),
+    ("--xb-dtype", "dtype", "model weights: float32 (default), bfloat16 or float16 (GPU only); on a CPU bfloat16 "
+                            "is usually slower without bf16 units (AMX/AVX512-BF16) and changes the numbers"),
 ]
 
 
@@ -38,6 +42,9 @@ def pytest_addoption(parser) -> None:
                     help="recompute explanations and metric values instead of reusing cached ones")
     group.addoption("--xb-trust-remote-code", dest="xb_trust_remote_code", action="store_true", default=False,
                     help="allow a hub model to run its own code (off by default)")
+    group.addoption("--xb-compile", dest="xb_compile", action="store_true", default=False,
+                    help="torch.compile the model for the engine's inference passes (for GPUs; gradient explainers "
+                         "stay eager). On a CPU compiling MiniLM takes ~1 min and gave only 1.07x on 2 cores")
     group.addoption("--xb-param", dest="xb_param", action="append", default=None, metavar="NAME.PARAM=VALUE",
                     help="an explainer or metric parameter, e.g. lime.n_samples=200 or "
                          "comprehensiveness.fractions=0.1,0.2 (repeatable)")
@@ -58,9 +65,14 @@ def _session(config):
         cli = {dest: config.getoption(f"xb_{dest}") for _, dest, _ in _OPTIONS}
         cli["no_cache"] = config.getoption("xb_no_cache") or None
         cli["trust_remote_code"] = config.getoption("xb_trust_remote_code") or None
+        cli["compile"] = config.getoption("xb_compile") or None
         cli["param"] = config.getoption("xb_param")
         # Raises XaiBenchError / UnknownNameError for bad options or data (see pytest_generate_tests).
         run_config = resolve(cli, read_pyproject_options(str(config.rootpath)))
+        from .threads import apply_threads
+
+        # Before the session loads any model (also in a run whose sessionstart left threads alone).
+        apply_threads(run_config.threads)
         session = BenchmarkSession(run_config)
         session.rootdir = str(config.rootpath)
         config.stash[_SESSION_KEY] = session
@@ -93,11 +105,42 @@ def pytest_generate_tests(metafunc) -> None:
             metafunc.config.stash[_USER_ERROR_KEY] = str(exc)
 
 
+def _apply_thread_option(config) -> None:
+    """Set torch's thread count before anything loads a model, in every process (each pytest-xdist
+    worker runs this hook too): ``--xb-threads`` or ``threads`` of ``[tool.xaibench]``, else cores //
+    workers in an xdist worker (``xaibench.threads``). Runs that do not use xaibench (no ``--xb-*``
+    option, no ``[tool.xaibench]``) are left alone and do not import torch."""
+    option = config.getoption("xb_threads")
+    file_options = {}
+    if option is None:
+        from .config import read_pyproject_options
+
+        try:
+            file_options = read_pyproject_options(str(config.rootpath))
+        except (OSError, ValueError):  # an unreadable pyproject.toml is reported where the run needs it
+            file_options = {}
+        option = file_options.get("threads")
+    given = any(config.getoption(f"xb_{dest}") for _, dest, _ in _OPTIONS) or config.getoption("xb_param") \
+        or config.getoption("xb_compile")
+    if option is None and not file_options and not given:
+        return
+    from .errors import OptionError
+    from .threads import apply_threads
+    from .validation import check_threads
+
+    try:
+        threads = check_threads(option)
+    except OptionError as exc:
+        pytest.exit(f"xaibench: {exc}", returncode=pytest.ExitCode.USAGE_ERROR)
+    apply_threads(threads)
+
+
 def pytest_sessionstart(session) -> None:
-    """Under pytest-xdist the controller collects nothing and a user error in a worker surfaces as a
-    worker crash with a traceback: when --xb-* options were given, check them here first and end
-    the run with the message alone."""
+    """Apply the thread count first (``_apply_thread_option``). Under pytest-xdist the controller
+    collects nothing and a user error in a worker surfaces as a worker crash with a traceback: when
+    --xb-* options were given, check them here first and end the run with the message alone."""
     config = session.config
+    _apply_thread_option(config)
     if _is_worker(config) or not config.pluginmanager.has_plugin("xaibench-xdist"):
         return
     if not any(config.getoption(f"xb_{dest}") for _, dest, _ in _OPTIONS) and not config.getoption("xb_param"):
@@ -155,9 +198,13 @@ def pytest_sessionfinish(session, exitstatus) -> None:
         run = config.stash.get(_SESSION_KEY, None)
         shard_dir = config.workerinput.get("xb_shard_dir")
         if run is not None and shard_dir and run.outcome_rows:
+            import torch
+
             from .storage import atomic_write_json
 
-            atomic_write_json(os.path.join(shard_dir, f"{config.workerinput['workerid']}.json"), run.shard())
+            # The threads this worker computed with travel to provenance.json (the controller's differ).
+            shard = {**run.shard(), "torch_threads": torch.get_num_threads()}
+            atomic_write_json(os.path.join(shard_dir, f"{config.workerinput['workerid']}.json"), shard)
         return
     shard_dir = config.stash.get(_SHARD_KEY, None)
     run = config.stash.get(_SESSION_KEY, None)
@@ -168,10 +215,17 @@ def pytest_sessionfinish(session, exitstatus) -> None:
         shards = sorted(f for f in os.listdir(shard_dir) if f.endswith(".json"))
         if shards:
             run = _session(config)
+            worker_threads = set()
             for name in shards:
                 with open(os.path.join(shard_dir, name), encoding="utf-8") as fh:
-                    run.merge(json.load(fh))
+                    shard = json.load(fh)
+                run.merge(shard)
+                if shard.get("torch_threads") is not None:
+                    worker_threads.add(int(shard["torch_threads"]))
             run.sort_rows()
+            # One count when the workers agree (the usual case), else every count seen.
+            run.torch_threads = (next(iter(worker_threads)) if len(worker_threads) == 1
+                                 else sorted(worker_threads) or None)
         shutil.rmtree(shard_dir, ignore_errors=True)
     if run is None or not run.outcome_rows:
         return

@@ -47,17 +47,27 @@ def cpu_name() -> str:
     return platform.processor() or platform.machine()
 
 
-def machine() -> dict:
+def machine(torch_threads=None, threads_option: int | None = None) -> dict:
+    """The machine, with the torch threads the run computed with: ``torch_threads`` when the caller
+    knows them (pytest-xdist workers report theirs; a list if they differed), else this process's
+    count. ``threads_option`` is what ``--xb-threads`` asked for (None: not given)."""
     import torch
 
+    if torch_threads is None:
+        torch_threads = torch.get_num_threads()
     info = {"platform": platform.platform(), "cpu": cpu_name(), "cpu_count": os.cpu_count(),
-            "torch_threads": torch.get_num_threads(), "cuda_available": torch.cuda.is_available()}
+            "torch_threads": torch_threads, "threads_option": threads_option,
+            "cuda_available": torch.cuda.is_available()}
     if torch.cuda.is_available():
         info["gpu"] = torch.cuda.get_device_name(0)
     return info
 
 
-def collect(config: dict, rootdir: str, models: dict, datasets: dict, started: float) -> dict:
+def collect(config: dict, rootdir: str, models: dict, datasets: dict, started: float,
+            torch_threads=None) -> dict:
+    """provenance.json. The engine options: ``machine`` has the threads used and asked for, ``engine``
+    the weight dtype and compile setting (each model's entry records the ones it ran with too).
+    ``torch_threads``: the count the workers computed with (see ``machine``)."""
     return {
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "wall_seconds": round(time.time() - started, 3),
@@ -65,7 +75,8 @@ def collect(config: dict, rootdir: str, models: dict, datasets: dict, started: f
         "config": config,
         "packages": package_versions(),
         "git": git_state(rootdir),
-        "machine": machine(),
+        "machine": machine(torch_threads, config.get("threads")),
+        "engine": {"dtype": config.get("dtype", "float32"), "compile": bool(config.get("compile", False))},
         "models": models,
         "datasets": datasets,
     }

@@ -172,18 +172,24 @@ def _format_mean_ci(mean, low, high) -> str:
 
 
 def cost_table(attribution_rows: list[dict]) -> pd.DataFrame:
-    """Mean cost per explained example for each (dataset, model, explainer)."""
+    """Mean cost per explained example for each (dataset, model, explainer): milliseconds, forward
+    and backward passes (what the method needs on its own), and how many of those passes the run
+    served from its shared table instead of running them (``reused_*``; see ``xaibench.sharing``)."""
     if not attribution_rows:
         return pd.DataFrame(columns=["dataset", "model", "explainer", "ms_per_example"])
     flat = pd.DataFrame([{"dataset": r["dataset"], "model": r["model"], "explainer": r["explainer"],
                           "device": r.get("device", "cpu"),
                           "seconds": r["cost"].get("seconds", math.nan),
                           "n_forward": r["cost"].get("n_forward", math.nan),
-                          "n_backward": r["cost"].get("n_backward", math.nan)} for r in attribution_rows])
+                          "n_backward": r["cost"].get("n_backward", math.nan),
+                          "n_forward_reused": r["cost"].get("n_forward_reused", 0),
+                          "n_backward_reused": r["cost"].get("n_backward_reused", 0)} for r in attribution_rows])
     g = flat.groupby(["dataset", "model", "explainer", "device"], sort=False).mean(numeric_only=True).reset_index()
     g["ms_per_example"] = g.pop("seconds") * 1000
     g["forward_per_example"] = g.pop("n_forward")
     g["backward_per_example"] = g.pop("n_backward")
+    g["reused_forward_per_example"] = g.pop("n_forward_reused")
+    g["reused_backward_per_example"] = g.pop("n_backward_reused")
     return g
 
 

@@ -63,7 +63,8 @@ def write_run(run) -> str:
         for row in run.attribution_rows:
             fh.write(json.dumps(row, ensure_ascii=False, default=_jsonable) + "\n")
     atomic_write_json(staging / "provenance.json",
-                      provenance.collect(cfg.to_dict(), str(root), run.model_info, run.dataset_info, run.started))
+                      provenance.collect(cfg.to_dict(), str(root), run.model_info, run.dataset_info, run.started,
+                                         torch_threads=getattr(run, "torch_threads", None)))
     pictures = figures.curve_figures(curves, staging / "figures",
                                      quantities=task_quantities(run.attribution_rows, run.model_info))
     rank_png = figures.rank_figure(ranks, staging / "figures")

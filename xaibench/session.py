@@ -5,6 +5,13 @@ boundaries whatever was cached before, so a resumed run batches exactly like an 
 and gives identical values). Per chunk: explain (or read the cached explanations), then score every
 metric in one batched evaluation (``xaibench.scoring.evaluate_metrics``) or read cached values.
 
+Cells of one task share work (``xaibench.sharing``): per chunk, the inputs that every explainer or
+metric evaluates whatever the explanation (f(x), leave-one-out texts, the removal metrics' random
+orderings) are computed once, in one canonical engine call, and served to every cell from a
+read-only table (``BenchmarkSession.shared_table``); costs still report what each method needs on
+its own. Each (model, explainer) is warmed up once per process on one text, untimed, so no cell's
+runtime includes imports or compilation.
+
 Failures are contained: a chunk whose explanation raises is retried example by example, and an
 example that still fails is recorded as ``status=error`` rows; one broken metric never takes the
 others with it. Everything recorded is plain data, so pytest-xdist workers can ship it as a shard.
@@ -23,6 +30,22 @@ from .records import Attribution
 from .references import reference_key, with_references
 
 CHUNK_SIZE = 16
+#: Shared tables kept in memory (a chunk's is a few thousand logits rows); older ones are re-read
+#: from the result cache when needed.
+SHARED_TABLES_KEPT = 256
+
+
+class _Lazy:
+    """A value computed on first call (a chunk's shared table is only needed when something of the
+    chunk is not cached)."""
+
+    def __init__(self, make) -> None:
+        self._make, self._value, self._made = make, None, False
+
+    def __call__(self):
+        if not self._made:
+            self._value, self._made = self._make(), True
+        return self._value
 
 
 @dataclass(frozen=True)
@@ -68,6 +91,8 @@ class BenchmarkSession:
         self.dataset_info: dict = {}
         self._models: dict = {}
         self._datasets: dict = {}
+        self._shared: dict = {}      # shared-table key -> SharedComputations (see shared_table)
+        self._warmed: set = set()    # (model, explainer) pairs already warmed up in this process
 
     # ---- the matrix ----------------------------------------------------------------------------
     def cells(self) -> list[Cell]:
@@ -78,7 +103,8 @@ class BenchmarkSession:
         if key not in self._models:
             from .loading import load_model
 
-            model = load_model(name, device=device, trust_remote_code=self.config.trust_remote_code)
+            model = load_model(name, device=device, trust_remote_code=self.config.trust_remote_code,
+                               **self.config.model_options())
             self._models[key] = model
             # Task type and class names travel with the run (shards included): tables group by
             # task type, figures name the explained quantity ("p(neutral)", "predicted rating / σ").
@@ -129,10 +155,11 @@ class BenchmarkSession:
         bar = _progress(len(ds), cell.id) if progress else None
         for chunk in chunks:
             chunk_key = key_of("explanations", model_key, explainer_key, [(e.id, e.text) for e in chunk])
-            attributions = self._explain_chunk(model, explainer, chunk, chunk_key, outcome)
+            shared = _Lazy(lambda chunk=chunk: self.shared_table(model, cell.device, model_key, chunk))
+            attributions = self._explain_chunk(model, explainer, chunk, chunk_key, outcome, shared)
             # Ground truth / rationales travel on the attributions (xaibench.references).
             attributions = with_references(attributions, chunk)
-            self._score_chunk(model, metrics, chunk, chunk_key, attributions, base, outcome)
+            self._score_chunk(model, metrics, chunk, chunk_key, attributions, base, outcome, shared)
             outcome.attributions.extend(attributions)
             if bar is not None:
                 bar.update(len(chunk))
@@ -145,24 +172,91 @@ class BenchmarkSession:
         self.outcome_rows.append(outcome.as_row())
         return outcome
 
-    def _explain_chunk(self, model, explainer, chunk, chunk_key, outcome) -> list:
+    # ---- computations shared by the cells of a task ----------------------------------------------
+    def shared_table(self, model, device: str, model_key: str, chunk) -> "SharedComputations":
+        """The canonical shared table of one chunk: every input that some configured explainer or
+        metric evaluates on these texts whatever the explanation (f(x), leave-one-out texts,
+        random-ordering perturbations; ``Explainer.shared_inputs``, ``Metric.shared_inputs``),
+        computed in ONE engine call and then only read (``xaibench.sharing``).
+
+        Its content depends only on the model, the chunk and the run configuration, so every cell,
+        a resumed run and every xdist worker see bit-identical values. Kept in memory for the
+        session and in the result cache across runs.
+        """
+        from .sharing import SharedComputations
+
+        spec = {"explainers": self.config.explainers, "metrics": self.config.metrics,
+                "metric_params": self.config.metric_params, "seed": self.config.seed}
+        key = key_of("shared", model_key, device, spec, [(e.id, e.text) for e in chunk])
+        table = self._shared.get(key)
+        if table is not None:
+            return table
+        table = SharedComputations(grow=False)
+        try:
+            self._fill_shared(table, model, key, chunk)
+        except Exception as exc:  # sharing is an optimisation: without it every cell computes its own
+            import warnings
+
+            warnings.warn(f"shared table of {len(chunk)} examples not built ({_describe(exc)}); cells compute "
+                          "their inputs themselves", RuntimeWarning, stacklevel=2)
+            table = SharedComputations(grow=False)
+        self._shared[key] = table
+        if len(self._shared) > SHARED_TABLES_KEPT:
+            self._shared.pop(next(iter(self._shared)))
+        return table
+
+    def _fill_shared(self, table, model, key: str, chunk) -> None:
+        from .api import get_explainer, get_metric
+
+        cached = self.cache.get("shared", key)
+        if cached is not None:
+            inputs = [x if isinstance(x, str) else tuple(x) for x in cached["inputs"]]
+            table.put(inputs, np.asarray(cached["logits"], dtype=np.float64), cached["seconds_each"])
+        else:
+            components = [get_explainer(name, seed=self.config.seed, **params)
+                          for name, params in self.config.explainers.items()]
+            components += [get_metric(name, **self.config.metric_params.get(name, {})) for name in self.config.metrics]
+            inputs: dict = {}
+            for e in chunk:
+                for component in components:
+                    inputs.update(dict.fromkeys(component.shared_inputs(model, e.text)))
+            table.fill(model, list(inputs))
+            rows = list(table.items())
+            self.cache.put("shared", key, {"inputs": [x for x, _, _ in rows], "logits": [r.tolist() for _, r, _ in rows],
+                                           "seconds_each": rows[0][2] if rows else 0.0})
+
+    def _warm_up(self, model, explainer, text: str) -> None:
+        """Explain one text once per (model, explainer) and process, untimed and unrecorded, so no
+        cell's runtime includes imports, numba compilation (shap: ~8 s), allocator or kernel set-up."""
+        key = (id(model), explainer.name, repr(explainer.params()))
+        if key in self._warmed:
+            return
+        self._warmed.add(key)
+        try:
+            explainer.explain(model, [text])
+        except Exception:  # the real call reports the failure, with its example
+            pass
+
+    def _explain_chunk(self, model, explainer, chunk, chunk_key, outcome, shared) -> list:
         cached = self.cache.get("explanations", chunk_key)
         if cached is not None:
             attributions = [None if d is None else attribution_from_dict(d) for d in cached["attributions"]]
             outcome.errors.update(cached.get("errors", {}))
         else:
             errors = {}
-            try:
-                attributions = explainer.explain(model, [e.text for e in chunk])
-            except Exception:
-                # Isolate the example that breaks the batch; the rest of the chunk still counts.
-                attributions = []
-                for e in chunk:
-                    try:
-                        attributions.extend(explainer.explain(model, [e.text]))
-                    except Exception as exc:
-                        attributions.append(None)
-                        errors[e.id] = _describe(exc)
+            self._warm_up(model, explainer, chunk[0].text)
+            with model.sharing(shared()):
+                try:
+                    attributions = explainer.explain(model, [e.text for e in chunk])
+                except Exception:
+                    # Isolate the example that breaks the batch; the rest of the chunk still counts.
+                    attributions = []
+                    for e in chunk:
+                        try:
+                            attributions.extend(explainer.explain(model, [e.text]))
+                        except Exception as exc:
+                            attributions.append(None)
+                            errors[e.id] = _describe(exc)
             outcome.errors.update(errors)
             self.cache.put("explanations", chunk_key, {
                 "attributions": [None if a is None else attribution_to_dict(a) for a in attributions],
@@ -174,7 +268,7 @@ class BenchmarkSession:
                 self.attribution_rows.append({**_base(outcome.cell), "example_id": e.id, **row})
         return attributions
 
-    def _score_chunk(self, model, metrics, chunk, chunk_key, attributions, base, outcome) -> None:
+    def _score_chunk(self, model, metrics, chunk, chunk_key, attributions, base, outcome, shared) -> None:
         from .scoring import evaluate_metrics
 
         ok = [i for i, a in enumerate(attributions) if a is not None]
@@ -186,12 +280,13 @@ class BenchmarkSession:
         missing = [m for m in metrics if values[m.name] is None]
         if missing and ok:
             live = [attributions[i] for i in ok]
-            try:
-                results = {name: _result_rows(r, ok) for name, r in evaluate_metrics(model, missing, live).items()}
-            except Exception:
-                # Retry metric by metric, then example by example: one broken metric does not sink
-                # the others, one example a metric cannot handle does not sink the chunk.
-                results = {m.name: _metric_rows_one_by_one(model, m, attributions, ok) for m in missing}
+            with model.sharing(shared()):
+                try:
+                    results = {name: _result_rows(r, ok) for name, r in evaluate_metrics(model, missing, live).items()}
+                except Exception:
+                    # Retry metric by metric, then example by example: one broken metric does not sink
+                    # the others, one example a metric cannot handle does not sink the chunk.
+                    results = {m.name: _metric_rows_one_by_one(model, m, attributions, ok) for m in missing}
             for m in missing:
                 values[m.name] = results[m.name]
                 self.cache.put("metrics", keys[m.name], values[m.name])

@@ -27,8 +27,10 @@ def tiny_classifier(
     max_length: int = 64,
     device: str = "cpu",
     regression: bool = False,
+    **options,
 ) -> Classifier:
-    """A 2-layer BERT with a word + character vocabulary and random weights (seeded)."""
+    """A 2-layer BERT with a word + character vocabulary and random weights (seeded); ``options``
+    go to ``Classifier`` (``dtype``, ``compile``...)."""
     from transformers import BertConfig, BertForSequenceClassification
 
     tokenizer = vocab_tokenizer([*words, *chars])
@@ -42,4 +44,4 @@ def tiny_classifier(
     torch.manual_seed(seed)
     model = BertForSequenceClassification(config)
     return Classifier(model, tokenizer, name=f"tiny-{'regression' if regression else num_labels}", device=device,
-                      max_length=max_length)
+                      max_length=max_length, **options)

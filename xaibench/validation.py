@@ -154,3 +154,46 @@ def check_compare(compare: str | None, tolerance) -> float | None:
 def check_out(out: str | None) -> None:
     if out and os.path.exists(out) and not os.path.isdir(out):
         raise OptionError(f"--xb-out {out!r} is an existing file; give a folder (it is replaced as a whole)")
+
+
+# Weight dtypes a run can ask for (``--xb-dtype``); float32 is the default and the reference.
+DTYPES = ("float32", "bfloat16", "float16")
+
+
+def check_threads(threads) -> int | None:
+    """``--xb-threads``: torch intra-op threads per process, a positive integer (None: not given)."""
+    if threads is None:
+        return None
+    text = str(threads).strip()
+    if isinstance(threads, bool) or not re.fullmatch(r"[0-9]+", text) or int(text) <= 0:
+        raise OptionError(f"--xb-threads must be a positive integer; got {threads!r}")
+    return int(text)
+
+
+def check_dtype(dtype, devices: list[str]) -> str:
+    """``--xb-dtype``: one of ``DTYPES`` (None: float32). float16 is refused on the CPU up front,
+    where half-precision kernels are missing or slow (``Classifier`` refuses it too)."""
+    name = "float32" if dtype is None else str(dtype).strip().lower()
+    if name not in DTYPES:
+        raise OptionError(f"--xb-dtype must be one of {', '.join(DTYPES)}; got {dtype!r}")
+    if name == "float16" and any(_runs_on_cpu(d) for d in devices):
+        raise OptionError("--xb-dtype float16 is not supported on the CPU (half-precision CPU kernels are missing "
+                          "or slow); use bfloat16 or float32 there, or run on --xb-device cuda")
+    return name
+
+
+def _runs_on_cpu(device: str) -> bool:
+    if device == "auto":
+        import torch
+
+        return not torch.cuda.is_available()
+    return device == "cpu"
+
+
+def check_flag(option: str, value) -> bool:
+    """A flag such as ``--xb-compile`` (None: not given); ``[tool.xaibench]`` must give true or false."""
+    if value is None:
+        return False
+    if not isinstance(value, bool):
+        raise OptionError(f"{option} is a flag (true or false in [tool.xaibench]); got {value!r}")
+    return value
