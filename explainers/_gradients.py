@@ -86,6 +86,7 @@ def input_gradients(model, token_ids: Sequence[Sequence[int]], targets: np.ndarr
         bar = progress_bar(progress, len(token_ids), "gradients")
         # The last layer's first-token shortcut leaves d f / d embeddings unchanged (xaibench.last_layer).
         with torch.enable_grad(), embedding_leaf(model.hf_model) as store, last_layer.active(model):
+            # batched: one forward+backward per length-bucketed batch
             for idx, batch in engine.iter_batches(model, token_ids):
                 logits = model.hf_model(**batch).logits
                 values = model.output_from_logits(logits, torch.as_tensor(targets[idx]), output)

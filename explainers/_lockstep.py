@@ -99,6 +99,7 @@ def run_lockstep(
         bar = tqdm(total=len(pending), desc=desc, unit="text", leave=False)
     pending.reverse()
     try:
+        # batched: one engine call per round, for every waiting job together
         while active or pending:
             while pending and len(active) < max_active:
                 job = pending.pop()

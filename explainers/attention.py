@@ -37,6 +37,7 @@ def batched_attentions(model, token_ids: Sequence[Sequence[int]], progress: bool
     batch sizes to ``model.n_forward``."""
     bar = progress_bar(progress, len(token_ids), "attention")
     with eager_attention(model.hf_model), torch.inference_mode():
+        # batched: one forward per length-bucketed batch
         for idx, batch in engine.iter_batches(model, token_ids):
             attentions = model.hf_model(**batch, output_attentions=True).attentions
             model.n_forward += len(idx)

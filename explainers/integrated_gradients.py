@@ -112,6 +112,7 @@ class IntegratedGradients(Explainer):
         parts = []
         bar = progress_bar(batch.progress, len(batch), "integrated gradients")
         # Buckets of similar length, each text counting n_steps rows: one captum call per batch.
+        # batched: one captum call per length bucket of texts
         for idx in engine.plan_batches(lengths, budget, max_batch, rows_per_item=self.n_steps):
             padded = engine.pad_batch([batch.token_ids[i] for i in idx], model.pad_token_id, model.device)
             ids, mask = padded["input_ids"], padded["attention_mask"]

@@ -121,6 +121,7 @@ class ContrastHit(Metric):
         for i, a in enumerate(attributions):
             if scores[i] is None:
                 groups.setdefault(explainer_key(a.explainer), []).append(i)
+        # batched: one explain call per explainer configuration
         for members in groups.values():
             try:
                 explainer = rebuild_explainer(attributions[members[0]].explainer)

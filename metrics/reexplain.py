@@ -56,6 +56,7 @@ def explain_many(
     groups: dict[str, list[int]] = {}
     for i, a in enumerate(attributions):
         groups.setdefault(explainer_key(a.explainer), []).append(i)
+    # batched: one explain call per explainer configuration
     for members in groups.values():
         try:
             explainer = rebuild_explainer(attributions[members[0]].explainer, **overrides)

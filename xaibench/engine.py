@@ -213,6 +213,7 @@ def _run_batches(model, id_lists, lengths, todo, out, on_batch) -> tuple[np.ndar
     done: list[np.ndarray] = []
     # The first-token shortcut of the last layer (xaibench.last_layer) where the model supports it.
     with torch.inference_mode(), last_layer.active(model):
+        # batched: one forward per length-bucketed batch
         for local in plan_batches(lengths[todo], model.token_budget, model.max_batch):
             idx = todo[local]
             try:

@@ -76,11 +76,13 @@ def pass_seconds(model, texts: Sequence[str], n_inputs: int = 32, repeats: int =
     variants = list(dict.fromkeys(variants))[:n_inputs]
     ids = model.token_ids(variants)
     best_fwd = best_bwd = float("inf")
+    # batched: timing repeats; each round times whole batched calls
     for r in range(repeats + 1):  # the first round is a warm-up
         t0 = time.perf_counter()
         model.logits(variants)
         fwd = (time.perf_counter() - t0) / len(variants)
         t0 = time.perf_counter()
+        # batched: one forward+backward per length-bucketed batch
         for idx in plan_batches([len(i) for i in ids], model.token_budget, model.max_batch):
             batch = pad_batch([ids[i] for i in idx], model.pad_token_id, model.device)
             emb = model.hf_model.get_input_embeddings()(batch["input_ids"]).detach().requires_grad_(True)
@@ -107,10 +109,12 @@ def measure_scaling(model, pool: Sequence[str], lengths: Sequence[int], explaine
         from tqdm.auto import tqdm
 
         bar = tqdm(total=len(usable) * len(explainers), desc=f"scaling {model.name}", unit="cell")
+    # batched: one length per round; every model call inside is batched over the texts
     for n_tokens in usable:
         texts = texts_of_length(model, pool, n_tokens, n_texts)
         fwd_s, bwd_s = pass_seconds(model, texts)
         targets = [int(t) for t in model.predicted_targets(texts)]
+        # batched: one batched explain call per explainer
         for name, explainer in explainers.items():
             explainer.explain(model, texts[:1], targets=targets[:1])  # warm-up (imports, kernels)
             model.reset_counters()

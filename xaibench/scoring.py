@@ -42,11 +42,13 @@ def evaluate_metrics(model, metrics: Sequence[Metric], attributions: Sequence, p
             from tqdm.auto import tqdm
 
             starts = tqdm(starts, desc="metrics", unit="chunk", leave=False)
+        # batched: one de-duplicated engine pass per chunk of examples
         for start in starts:
             chunk = attributions[start:start + chunk_size]
             for metric, chunk_scores in zip(batched, score_chunk(model, batched, chunk, progress=progress)):
                 scores[metric.name].extend(chunk_scores)
     results = {}
+    # batched: metrics that evaluate on their own get all attributions at once
     for metric in metrics:
         if metric.declares_requests:
             results[metric.name] = MetricResult.from_scores(metric, scores[metric.name])

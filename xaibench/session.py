@@ -251,6 +251,7 @@ class BenchmarkSession:
                 except Exception:
                     # Isolate the example that breaks the batch; the rest of the chunk still counts.
                     attributions = []
+                    # batched: failure isolation: only after the batched call raised
                     for e in chunk:
                         try:
                             attributions.extend(explainer.explain(model, [e.text]))
@@ -365,6 +366,7 @@ def _metric_rows_one_by_one(model, metric, attributions: list, positions: list[i
     except Exception:
         pass
     rows = []
+    # batched: failure isolation: only after the batched call raised
     for i in positions:
         try:
             rows.extend(_result_rows(evaluate_metrics(model, [metric], [attributions[i]])[metric.name], [i]))
