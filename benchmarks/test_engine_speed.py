@@ -29,8 +29,11 @@ MIN_SPEEDUP = 3.0
 
 
 def _one_at_a_time(model, texts):
+    """The same model, the same shortcuts (xaibench.last_layer), one text per forward call."""
+    from xaibench import last_layer
+
     out = []
-    with torch.inference_mode():
+    with torch.inference_mode(), last_layer.active(model):
         for ids in model.token_ids(texts):
             batch = {"input_ids": torch.tensor([ids], device=model.device),
                      "attention_mask": torch.ones((1, len(ids)), dtype=torch.long, device=model.device)}

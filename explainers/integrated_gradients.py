@@ -1,4 +1,4 @@
-"""Integrated Gradients (Sundararajan et al., 2017) through captum's ``LayerIntegratedGradients``."""
+"""Integrated Gradients (Sundararajan et al., 2017) through captum's ``IntegratedGradients``."""
 from __future__ import annotations
 
 import time
@@ -15,8 +15,9 @@ from .base import ExplainBatch, Explainer
 
 @registry.explainers.register("integrated_gradients")
 class IntegratedGradients(Explainer):
-    """Integrated Gradients on the word-embedding layer, with the path integral computed by
-    ``captum.attr.LayerIntegratedGradients`` (Gauss-Legendre steps, captum's default).
+    """Integrated Gradients on the word-embedding layer's output, with the path integral computed by
+    ``captum.attr.IntegratedGradients`` (Gauss-Legendre steps, captum's default); the same
+    attribution ``captum.attr.LayerIntegratedGradients`` gives on that layer.
 
     The explained output is the target-class probability by default (``output="prob"``;
     ``"logit"`` is the option). The baseline is the same token sequence with every non-special
@@ -46,8 +47,8 @@ class IntegratedGradients(Explainer):
         None sizes chunks from ``model.token_budget``. Texts of similar length share captum calls.
     seed: unused (deterministic). output: see ``Explainer``.
 
-    Cost: ``n_steps`` forwards and backwards per text, plus 4 forwards (captum evaluates the
-    embedding layer on inputs and baselines, and f at both ends for the delta).
+    Cost: ``n_steps`` forwards and backwards per text, plus 2 forwards (f at both ends, for the
+    delta).
     """
 
     name = "integrated_gradients"
@@ -90,20 +91,31 @@ class IntegratedGradients(Explainer):
 
     def _path_gradients(self, model, batch: ExplainBatch):
         """Per length bucket: (indices, path-averaged gradient [B, L, H], embedding − baseline
-        embedding [B, L, H], f(x) [B], f(baseline) [B]); and the cost of computing them."""
-        from captum.attr import LayerIntegratedGradients
+        embedding [B, L, H], f(x) [B], f(baseline) [B]); and the cost of computing them.
+
+        captum's ``IntegratedGradients`` integrates over the word-embedding layer's output: the
+        embeddings of the text and of the baseline are looked up directly, and a forward hook puts
+        each interpolated embedding in place of that layer's output inside the model's own forward
+        pass (what ``LayerIntegratedGradients`` does, without its two extra forward passes to
+        capture the layer). One model call for the path, one for both endpoints.
+        """
+        from captum.attr import IntegratedGradients as CaptumIntegratedGradients
 
         start, n_forward0 = time.perf_counter(), model.n_forward
+        embedding = model.hf_model.get_input_embeddings()
 
-        def forward(input_ids, attention_mask, targets):
-            # captum calls this for the path steps and for both endpoints; count every row.
+        def forward(embeddings, input_ids, attention_mask, targets):
+            # captum calls this for the path steps; every row counts as a forward pass.
             model.n_forward += int(input_ids.shape[0])
-            with last_layer.active(model):  # gradients are unchanged by the first-token shortcut
-                logits = model.hf_model(input_ids=input_ids, attention_mask=attention_mask).logits
+            handle = embedding.register_forward_hook(lambda module, inputs, output: embeddings)
+            try:
+                with last_layer.active(model):  # gradients are unchanged by the first-token shortcut
+                    logits = model.hf_model(input_ids=input_ids, attention_mask=attention_mask).logits
+            finally:
+                handle.remove()
             return model.output_from_logits(logits, targets, batch.output)
 
-        embedding = model.hf_model.get_input_embeddings()
-        lig = LayerIntegratedGradients(forward, embedding, multiply_by_inputs=False)
+        ig = CaptumIntegratedGradients(forward, multiply_by_inputs=False)
         # [UNK] stands for real words (emoji, unseen scripts): it moves with the words.
         kept = set(model.tokenizer.all_special_ids) - {model.tokenizer.unk_token_id}
         special = torch.as_tensor(sorted(kept), dtype=torch.long, device=model.device)
@@ -120,14 +132,16 @@ class IntegratedGradients(Explainer):
             baseline = torch.where(torch.isin(ids, special), ids, torch.full_like(ids, model.pad_token_id))
             targets = torch.as_tensor(batch.targets[idx], device=model.device)
             rows = self.internal_batch_size or max(len(idx), budget // ids.shape[1])
+            with torch.no_grad():
+                emb_x, emb_b = embedding(ids), embedding(baseline)
             with torch.enable_grad():
-                total_grads = lig.attribute(ids, baselines=baseline, additional_forward_args=(mask, targets),
-                                            n_steps=self.n_steps, internal_batch_size=rows)
+                total_grads = ig.attribute(emb_x, baselines=emb_b, additional_forward_args=(ids, mask, targets),
+                                           n_steps=self.n_steps, internal_batch_size=rows)
             with torch.inference_mode():
-                emb_diff = embedding(ids) - embedding(baseline)
-                ends = forward(torch.cat([ids, baseline]), torch.cat([mask, mask]), torch.cat([targets, targets]))
+                ends = forward(torch.cat([emb_x, emb_b]), torch.cat([ids, baseline]), torch.cat([mask, mask]),
+                               torch.cat([targets, targets]))
             model.n_backward += self.n_steps * len(idx)
-            parts.append((idx, total_grads.detach(), emb_diff, ends[:len(idx)], ends[len(idx):]))
+            parts.append((idx, total_grads.detach(), emb_x - emb_b, ends[:len(idx)], ends[len(idx):]))
             if bar is not None:
                 bar.update(len(idx))
         if bar is not None:

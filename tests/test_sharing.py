@@ -205,3 +205,15 @@ def test_session_shares_work_across_cells_and_costs_stay_per_method(tmp_path, mo
     for r in shared_session.attribution_rows:
         assert r["cost"]["n_forward"] == costs[(r["explainer"], r["example_id"])]
     assert any(r["cost"]["n_forward_reused"] > 0 for r in shared_session.attribution_rows)
+
+
+def test_gradient_store_is_bounded_in_bytes():
+    from xaibench.sharing import GradientStore
+
+    store = GradientStore(max_bytes=3 * 800)
+    for i in range(5):
+        store.put(i, (torch.zeros(100, dtype=torch.float64),), {})  # 800 bytes each
+    assert len(store) == 3 and store.bytes == 2400
+    assert store.get(0) is None and store.get(4) is not None
+    store.put("big", np.zeros(1000), {})  # larger than the whole budget: not kept
+    assert store.get("big") is None and len(store) == 3

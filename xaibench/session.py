@@ -93,6 +93,9 @@ class BenchmarkSession:
         self._datasets: dict = {}
         self._shared: dict = {}      # shared-table key -> SharedComputations (see shared_table)
         self._warmed: set = set()    # (model, explainer) pairs already warmed up in this process
+        from .sharing import GradientStore
+
+        self._gradients = GradientStore()  # one memory bound for the gradient calls of all chunks
 
     # ---- the matrix ----------------------------------------------------------------------------
     def cells(self) -> list[Cell]:
@@ -191,7 +194,7 @@ class BenchmarkSession:
         table = self._shared.get(key)
         if table is not None:
             return table
-        table = SharedComputations(grow=False)
+        table = SharedComputations(grow=False, gradients=self._gradients)
         try:
             self._fill_shared(table, model, key, chunk)
         except Exception as exc:  # sharing is an optimisation: without it every cell computes its own
@@ -199,7 +202,7 @@ class BenchmarkSession:
 
             warnings.warn(f"shared table of {len(chunk)} examples not built ({_describe(exc)}); cells compute "
                           "their inputs themselves", RuntimeWarning, stacklevel=2)
-            table = SharedComputations(grow=False)
+            table = SharedComputations(grow=False, gradients=self._gradients)
         self._shared[key] = table
         if len(self._shared) > SHARED_TABLES_KEPT:
             self._shared.pop(next(iter(self._shared)))

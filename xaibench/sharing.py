@@ -35,8 +35,49 @@ from typing import Any, Callable, Hashable, Sequence
 
 import numpy as np
 
-#: Gradient calls kept (least recently used dropped first); each holds a chunk's activations.
-GRADIENT_CALLS = 8
+#: Memory the stored gradient calls may hold (least recently used dropped first); each holds a
+#: chunk's embeddings and gradients (MiniLM, 16 review sentences: ~2 MB).
+GRADIENT_BYTES = 512 * 2**20
+
+
+class GradientStore:
+    """Gradient computations by key, bounded in bytes (tensors and arrays counted), LRU eviction.
+    One store can serve many tables (the benchmark session shares one across all chunks)."""
+
+    def __init__(self, max_bytes: int = GRADIENT_BYTES) -> None:
+        self.max_bytes = int(max_bytes)
+        self.bytes = 0
+        self._entries: OrderedDict[Hashable, tuple[Any, dict, int]] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def get(self, key):
+        hit = self._entries.get(key)
+        if hit is None:
+            return None
+        self._entries.move_to_end(key)
+        return hit[0], hit[1]
+
+    def put(self, key, result, cost: dict) -> None:
+        size = _nbytes(result)
+        if size > self.max_bytes:
+            return
+        self._entries[key] = (result, cost, size)
+        self.bytes += size
+        while self.bytes > self.max_bytes:
+            _, (_, _, dropped) = self._entries.popitem(last=False)
+            self.bytes -= dropped
+
+
+def _nbytes(obj) -> int:
+    if isinstance(obj, np.ndarray):
+        return int(obj.nbytes)
+    if hasattr(obj, "element_size") and hasattr(obj, "nelement"):  # a torch tensor
+        return int(obj.element_size() * obj.nelement())
+    if isinstance(obj, (list, tuple)):
+        return sum(_nbytes(x) for x in obj)
+    return 0
 
 
 class SharedComputations:
@@ -44,14 +85,15 @@ class SharedComputations:
     and a small store of gradient computations, reused by the engine while active.
 
     ``grow``: add every newly computed output to the table (open mode) or only read it (canonical
-    mode, filled by ``fill``).
+    mode, filled by ``fill``). ``gradients``: where gradient calls are kept (a new bounded
+    ``GradientStore`` by default; several tables can share one).
     """
 
-    def __init__(self, grow: bool = True) -> None:
+    def __init__(self, grow: bool = True, gradients: GradientStore | None = None) -> None:
         self.grow = grow
         self._rows: dict[Hashable, np.ndarray] = {}
         self._seconds: dict[Hashable, float] = {}
-        self._gradients: OrderedDict[Hashable, tuple[Any, dict]] = OrderedDict()
+        self.gradients = gradients if gradients is not None else GradientStore()
         self.hits = 0
 
     def __len__(self) -> int:
@@ -97,14 +139,11 @@ class SharedComputations:
         ``cost``: {"n_forward", "n_backward", "seconds"} of the original computation, which the
         caller charges to the model's reused counters on a hit.
         """
-        hit = self._gradients.get(key)
+        hit = self.gradients.get(key)
         if hit is not None:
-            self._gradients.move_to_end(key)
             return hit[0], hit[1], True
         result, cost = compute()
-        self._gradients[key] = (result, cost)
-        if len(self._gradients) > GRADIENT_CALLS:
-            self._gradients.popitem(last=False)
+        self.gradients.put(key, result, cost)
         return result, cost, False
 
 
