@@ -40,7 +40,7 @@ PROFILES = {
     },
     # Regression, three-class and planted-cause tasks and the ground-truth metrics run in quick and
     # full only: smoke (CI) time stays flat.
-    # 64 examples x 6 tasks with the smoke profile's explainer settings: about half an hour on 2 CPU
+    # 64 examples x 6 tasks with the smoke profile's explainer settings: about 5 minutes on 2 CPU
     # cores (measured; see README). 200 examples at default settings would take hours there.
     "quick": {"n": 64, "datasets": ["reviews-en", "reviews-zh", "ratings-en", "sentiment3-en", "planted-en",
                                     "planted-zh"],
