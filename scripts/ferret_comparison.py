@@ -25,7 +25,10 @@ random-ordering references) is not evaluated again. ``--no-sharing`` turns that 
 The anchor was measured on other sentences; the cost grows with sentence length (LIME's n_tokens²
 samples), so the fair ratio is on the same sentences: ``--dump FILE`` writes them for
 ``scripts/ferret_anchor.py`` (ferret's own Benchmark, in a virtualenv of its own), whose result goes
-back in as ``--ferret-seconds``.
+back in as ``--ferret-seconds``. Both sides also need an idle machine: on 2026-12-02 ferret took
+3.22 s per sentence on 12 sentences with nothing else running, where an earlier session, on a
+busier machine, had measured 10.83 s. Measured idle (same sentences, 2 threads): 12 sentences ferret 3.22 s,
+xaibench 0.90 s (3.6x); 48 sentences 4.17 s vs 1.21 s (3.4x).
 """
 from __future__ import annotations
 

@@ -70,17 +70,41 @@ def write_run(run) -> str:
     rank_png = figures.rank_figure(ranks, staging / "figures")
     pictures += [rank_png] if rank_png else []
     pictures += _example_figures(run, staging / "figures")
+    scaling_pictures, scaling_tables = _scaling_sweep(final / "scaling")
     write_report(staging / "report.html", title=cfg.profile, subtitle=f"profile {cfg.profile}, seed {cfg.seed}, "
-                 f"{time.strftime('%Y-%m-%d %H:%M')}", summary_tables=reporting.task_tables(summary, cost),
-                 ranks=ranks, friedman=friedman_text, figures=pictures, attribution_rows=run.attribution_rows,
+                 f"{time.strftime('%Y-%m-%d %H:%M')}",
+                 summary_tables=reporting.task_tables(summary, cost) + scaling_tables,
+                 ranks=ranks, friedman=friedman_text, figures=pictures + scaling_pictures,
+                 attribution_rows=run.attribution_rows,
                  notes=[line.removeprefix("- ") for line in _truncation_lines(run.attribution_rows, escape=str)])
     _publish(staging, final)
     return str(final)
 
 
+def _scaling_sweep(folder: Path) -> tuple[list[Path], list[tuple[str, pd.DataFrame]]]:
+    """The scaling benchmark's plot and fitted exponents, when a sweep was written into this run's
+    folder (``pytest benchmarks/test_scaling.py --xb-out <same folder>``), for the HTML report."""
+    pictures = [folder / "scaling.png"] if (folder / "scaling.png").is_file() else []
+    tables = []
+    if (folder / "scaling_exponents.csv").is_file():
+        exponents = pd.read_csv(folder / "scaling_exponents.csv")
+        by_model = exponents.pivot(index="explainer", columns="model", values="exponent").round(2)
+        tables.append(("Scaling: fitted exponent k of seconds ∝ tokensᵏ (explainer × model; "
+                       "scaling/scaling_exponents.csv)", by_model))
+    return pictures, tables
+
+
+# Subfolders that other benchmarks write into the same --xb-out folder (benchmarks/test_scaling.py
+# writes scaling/); they are not this run's output, so replacing the run folder keeps them.
+FOREIGN_SUBFOLDERS = ("scaling",)
+
+
 def _publish(staging: Path, final: Path) -> None:
     if final.exists():
         # Same --xb-out as an earlier run: replace it as a whole, never mix two runs' files.
+        for name in FOREIGN_SUBFOLDERS:
+            if (final / name).is_dir() and not (staging / name).exists():
+                os.replace(final / name, staging / name)
         old = final.parent / f".{final.name}.old-{os.getpid()}"
         os.replace(final, old)
         os.replace(staging, final)

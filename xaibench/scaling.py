@@ -189,7 +189,7 @@ def plot_scaling(table: pd.DataFrame, exponents: pd.DataFrame, path) -> None:
     from .storage import atomic_write_bytes
 
     models = list(dict.fromkeys(table["model"]))
-    fig, axes = plt.subplots(1, len(models), figsize=(5 * len(models), 4), squeeze=False)
+    fig, axes = plt.subplots(1, len(models), figsize=(5 * len(models), 5.2), squeeze=False)
     for ax, model in zip(axes[0], models):
         sub = table[table["model"] == model]
         for name, group in sub.groupby("explainer", sort=False):
@@ -200,7 +200,8 @@ def plot_scaling(table: pd.DataFrame, exponents: pd.DataFrame, path) -> None:
         ax.set_xlabel("text length (tokens)")
         ax.set_ylabel("seconds per explanation (lower is better)")
         ax.set_title(model)
-        ax.legend(fontsize=7)
+        # Below the panel: inside it the legend hides the steep lines (occlusion, LIME) it labels.
+        ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2, frameon=False)
     fig.tight_layout()
     import io
 
