@@ -49,7 +49,8 @@ def test_explainer_cost_scaling(xb_session, capsys):
     import pandas as pd
 
     import xaibench as xb
-    from xaibench.scaling import fit_exponents, measure_scaling, plot_scaling
+    from xaibench.scaling import (SWEEP_EXPONENTS, SWEEP_FOLDER, SWEEP_PLOT, fit_exponents, measure_scaling,
+                                  plot_scaling)
     from xaibench.storage import atomic_write_text
     from xaibench.testing import tiny_classifier
 
@@ -71,11 +72,11 @@ def test_explainer_cost_scaling(xb_session, capsys):
     table = pd.concat(tables, ignore_index=True)
     exponents = fit_exponents(table)
 
-    out = Path(config.out or "results") / "scaling"
+    out = Path(config.out or "results") / SWEEP_FOLDER
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out / "scaling.csv", table.to_csv(index=False))
-    atomic_write_text(out / "scaling_exponents.csv", exponents.to_csv(index=False))
-    plot_scaling(table, exponents, out / "scaling.png")
+    atomic_write_text(out / SWEEP_EXPONENTS, exponents.to_csv(index=False))
+    plot_scaling(table, exponents, out / SWEEP_PLOT)
     with capsys.disabled():
         print("\n" + table.to_markdown(index=False, floatfmt=".3g"))
         print("\nseconds ∝ tokens^k\n" + exponents.to_markdown(index=False, floatfmt=".2f"))

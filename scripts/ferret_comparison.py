@@ -27,8 +27,8 @@ samples), so the fair ratio is on the same sentences: ``--dump FILE`` writes the
 ``scripts/ferret_anchor.py`` (ferret's own Benchmark, in a virtualenv of its own), whose result goes
 back in as ``--ferret-seconds``. Both sides also need an idle machine: on 2026-12-02 ferret took
 3.22 s per sentence on 12 sentences with nothing else running, where an earlier session, on a
-busier machine, had measured 10.83 s. Measured idle (same sentences, 2 threads): 12 sentences ferret 3.22 s,
-xaibench 0.90 s (3.6x); 48 sentences 4.17 s vs 1.21 s (3.4x).
+busier machine, had measured 10.83 s. Measured idle (same sentences, 2 threads): 12 sentences
+ferret 3.22 s, xaibench 0.90 s (3.6x); 48 sentences 4.17 s vs 1.21 s (3.4x).
 """
 from __future__ import annotations
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import figures, provenance, reporting, statistics
+from . import figures, provenance, reporting, scaling, statistics
 from .device_comparison import device_markdown, device_table
 from .html_report import write_report
 from .latex_table import latex_tables
@@ -70,7 +70,7 @@ def write_run(run) -> str:
     rank_png = figures.rank_figure(ranks, staging / "figures")
     pictures += [rank_png] if rank_png else []
     pictures += _example_figures(run, staging / "figures")
-    scaling_pictures, scaling_tables = _scaling_sweep(final / "scaling")
+    scaling_pictures, scaling_tables = _scaling_sweep(final / scaling.SWEEP_FOLDER)
     write_report(staging / "report.html", title=cfg.profile, subtitle=f"profile {cfg.profile}, seed {cfg.seed}, "
                  f"{time.strftime('%Y-%m-%d %H:%M')}",
                  summary_tables=reporting.task_tables(summary, cost) + scaling_tables,
@@ -84,10 +84,10 @@ def write_run(run) -> str:
 def _scaling_sweep(folder: Path) -> tuple[list[Path], list[tuple[str, pd.DataFrame]]]:
     """The scaling benchmark's plot and fitted exponents, when a sweep was written into this run's
     folder (``pytest benchmarks/test_scaling.py --xb-out <same folder>``), for the HTML report."""
-    pictures = [folder / "scaling.png"] if (folder / "scaling.png").is_file() else []
+    pictures = [folder / scaling.SWEEP_PLOT] if (folder / scaling.SWEEP_PLOT).is_file() else []
     tables = []
-    if (folder / "scaling_exponents.csv").is_file():
-        exponents = pd.read_csv(folder / "scaling_exponents.csv")
+    if (folder / scaling.SWEEP_EXPONENTS).is_file():
+        exponents = pd.read_csv(folder / scaling.SWEEP_EXPONENTS)
         by_model = exponents.pivot(index="explainer", columns="model", values="exponent").round(2)
         tables.append(("Scaling: fitted exponent k of seconds ∝ tokensᵏ (explainer × model; "
                        "scaling/scaling_exponents.csv)", by_model))
@@ -96,7 +96,7 @@ def _scaling_sweep(folder: Path) -> tuple[list[Path], list[tuple[str, pd.DataFra
 
 # Subfolders that other benchmarks write into the same --xb-out folder (benchmarks/test_scaling.py
 # writes scaling/); they are not this run's output, so replacing the run folder keeps them.
-FOREIGN_SUBFOLDERS = ("scaling",)
+FOREIGN_SUBFOLDERS = (scaling.SWEEP_FOLDER,)
 
 
 def _publish(staging: Path, final: Path) -> None:

@@ -178,6 +178,12 @@ def fit_exponents(table: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+# Where a sweep lives inside a run folder (``--xb-out``); results.py reads it back for the report.
+SWEEP_FOLDER = "scaling"
+SWEEP_PLOT = "scaling.png"
+SWEEP_EXPONENTS = "scaling_exponents.csv"
+
+
 def plot_scaling(table: pd.DataFrame, exponents: pd.DataFrame, path) -> None:
     """Log-log plot of seconds per example against tokens, one panel per model, one line per
     explainer labelled with its fitted exponent. Written atomically as PNG."""
