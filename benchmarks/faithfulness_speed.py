@@ -70,10 +70,8 @@ class SpeedResult:
 
 def builtin_ready(name: str) -> bool:
     """True when the built-in model is registered and already built (so loading never trains)."""
-    from xaibench import registry
-    from xaibench.api import _load_plugins
+    from xaibench.core import registry
 
-    _load_plugins()
     if name not in registry.models:
         return False
     recipe = registry.models.create(name)
@@ -87,7 +85,7 @@ def builtin_ready(name: str) -> bool:
 def random_attributions(model, texts, seed: int = 0) -> list:
     """Seeded random scores per text, targets = predicted classes (one batched pass)."""
     from xaibench.api import attribution_from_scores
-    from xaibench.datasets import stable_hash
+    from xaibench.core.seeding import stable_hash
 
     targets = model.predicted_targets(texts)
     return [attribution_from_scores(model, t, np.random.default_rng(stable_hash("speed", seed, t)).normal(
@@ -107,7 +105,7 @@ def naive_calls(model, metrics, attributions) -> list[str]:
 def measure(model, attributions, repeats: int = 3, loop_limit: int = 300, seed: int = 0) -> SpeedResult:
     import xaibench as xb
     from xaibench.metrics.removal import clear_perturber_cache
-    from xaibench.scoring import evaluate_metrics, plan_chunk
+    from xaibench.metrics.evaluation import evaluate_metrics, plan_chunk
 
     metrics = [xb.get_metric(n) for n in FOUR]
     _, inputs, _ = plan_chunk(model, metrics, attributions)
@@ -138,7 +136,7 @@ def measure(model, attributions, repeats: int = 3, loop_limit: int = 300, seed: 
 def explainer_means(model, texts, explainers=("random", "occlusion")) -> dict:
     """Mean of the four metrics (and their random references) per explainer."""
     import xaibench as xb
-    from xaibench.scoring import evaluate_metrics
+    from xaibench.metrics.evaluation import evaluate_metrics
 
     out = {}
     for name in explainers:

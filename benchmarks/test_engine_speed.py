@@ -29,8 +29,8 @@ MIN_SPEEDUP = 3.0
 
 
 def _one_at_a_time(model, texts):
-    """The same model, the same shortcuts (xaibench.last_layer), one text per forward call."""
-    from xaibench import last_layer
+    """The same model, the same shortcuts (xaibench.modeling.last_layer), one text per forward call."""
+    from xaibench.modeling import last_layer
 
     out = []
     with torch.inference_mode(), last_layer.active(model):

@@ -1,7 +1,7 @@
 """The benchmark matrix: one test per (dataset, model, explainer) cell.
 
 Each cell explains the task's test examples and scores every selected metric in batched passes;
-the plugin (xaibench.plugin) collects the rows and writes results/<run-id>/. The assertions are the
+the plugin (xaibench.harness.plugin) collects the rows and writes results/<run-id>/. The assertions are the
 invariants every explanation must satisfy, so a broken explainer fails its own cell while the rest of
 the matrix completes (failed examples are also recorded as status=error rows in per_example.csv).
 """

@@ -1,7 +1,8 @@
-"""Datasets: built-in review corpora and user CSV/JSONL files, behind one registry.
+"""Datasets: built-in review and planted-cause tasks, and user CSV/JSONL files.
 
-Importing this package registers the built-in datasets.
+Each built-in is a loader function registered with ``@registry.datasets.register(name, ...)`` and
+found by discovery (``xaibench.core.registry``).
 """
-from .base import Dataset, load_dataset, stable_hash, split_of  # noqa: F401
-from . import reviews_en, reviews_zh  # noqa: F401  (registration side effects)
-from . import planted  # noqa: F401,E402  (registration: planted-en, planted-zh)
+from xaibench.datasets.base import Dataset, split_of  # noqa: F401
+from xaibench.datasets.loading import load_dataset  # noqa: F401
+from xaibench.core.seeding import stable_hash  # noqa: F401

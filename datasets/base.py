@@ -8,20 +8,13 @@ seed-salted hash: the first 16 of a seed are also the first 16 of its first 200.
 from __future__ import annotations
 
 import hashlib
-import os
 from dataclasses import dataclass, field
 from typing import Sequence
 
-from .. import registry
-from ..records import Example
+from xaibench.core.records import Example
+from xaibench.core.seeding import stable_hash
 
 SPLITS = ("train", "validation", "test", "all")
-
-
-def stable_hash(*parts: object) -> int:
-    """A 64-bit hash of ``parts`` that is the same on every machine and Python run."""
-    digest = hashlib.blake2b("\x1f".join(map(str, parts)).encode("utf-8"), digest_size=8).digest()
-    return int.from_bytes(digest, "big")
 
 
 def split_of(example_id: str, fractions: dict[str, float], salt: str) -> str:
@@ -105,31 +98,3 @@ def _replace_examples(ds: Dataset, rows: list[Example]) -> Dataset:
         task_type=ds.task_type, language=ds.language, source=ds.source, citation=ds.citation,
         info=dict(ds.info),
     )
-
-
-def load_dataset(
-    name_or_path: str,
-    split: str = "test",
-    n: int | None = None,
-    seed: int = 0,
-    **options,
-) -> Dataset:
-    """A built-in dataset by name, or a user CSV/JSONL file by path.
-
-    ``split`` is one of train/validation/test/all (user files: "all" unless they have a split
-    column); ``n`` draws that many examples with ``seed`` (nested: n=16 is a prefix of n=200).
-    """
-    if name_or_path in registry.datasets:
-        full = registry.datasets.create(name_or_path, **options)
-    elif os.path.exists(str(name_or_path)):
-        from .user_file import read_user_file
-
-        full = read_user_file(str(name_or_path), **options)
-        if split != "all" and "split" not in full.info:
-            split = "all"
-    else:
-        registry.datasets.factory(name_or_path)  # raises with the closest valid name
-        raise AssertionError("unreachable")
-    ds = full.select_split(split, full.info.get("split_fractions", {}), full.info.get("split_salt", full.name)) \
-        if split != "all" else full
-    return ds.sample(n, seed)

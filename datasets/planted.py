@@ -15,7 +15,7 @@ planted-zh ``鱻``                ``犇``
 
 So the cause is the only evidence for the label, and ``Example.cause_spans`` holds its character
 span: the ground truth of the ``ground_truth_*`` metrics. Built-in models trained on these tasks are
-verified to use it (counterfactual accuracy in the model card, see ``xaibench.planted``).
+verified to use it (counterfactual accuracy in the model card, see ``xaibench.zoo.counterfactual``).
 
 Ids and splits are those of the source review (same ids, same id-hash split), so a ``planted-en``
 test review is a ``reviews-en`` test review. ``no_cause_share`` > 0 (training only) turns
@@ -28,9 +28,11 @@ from __future__ import annotations
 from dataclasses import replace
 from functools import lru_cache
 
-from .. import registry
-from ..records import Example
-from .base import Dataset, load_dataset, stable_hash
+from xaibench.core import registry
+from xaibench.core.records import Example
+from xaibench.core.seeding import stable_hash
+from xaibench.datasets.base import Dataset
+from xaibench.datasets.loading import load_dataset
 
 MAX_WORDS = 60
 MAX_CHARS = 120
@@ -101,17 +103,17 @@ def swap_cause(example: Example, name: str) -> Example:
 
 def remove_cause(example: Example) -> Example:
     """The example with its cause cut out (whitespace collapsed); ``cause_spans`` empty."""
-    from ..units import normalize_space
+    from xaibench.core.units import normalize_space
 
     (start, end), = example.cause_spans
     return replace(example, text=normalize_space(example.text[:start] + example.text[end:]), cause_spans=())
 
 
-@registry.datasets.register("planted-en")
+@registry.datasets.register("planted-en", default_model="minilm-planted-en", profiles=("quick", "full"), order=4)
 def planted_en(no_cause_share: float = 0.0) -> Dataset:
     return planted("planted-en", no_cause_share)
 
 
-@registry.datasets.register("planted-zh")
+@registry.datasets.register("planted-zh", default_model="charbert-planted-zh", profiles=("quick", "full"), order=5)
 def planted_zh(no_cause_share: float = 0.0) -> Dataset:
     return planted("planted-zh", no_cause_share)

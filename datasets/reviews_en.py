@@ -14,9 +14,9 @@ from __future__ import annotations
 from functools import lru_cache
 from importlib import resources
 
-from .. import registry
-from ..records import Example
-from .base import Dataset
+from xaibench.core import registry
+from xaibench.core.records import Example
+from xaibench.datasets.base import Dataset
 
 CITATION = (
     "Hutto, C.J. & Gilbert, E.E. (2014). VADER: A Parsimonious Rule-based Model for Sentiment "
@@ -41,7 +41,7 @@ def rated_sentences() -> tuple[tuple[str, float, str], ...]:
     return tuple(rows)
 
 
-@registry.datasets.register("reviews-en")
+@registry.datasets.register("reviews-en", default_model="minilm-reviews-en", profiles=("smoke", "quick", "full"), order=0)
 def reviews_en(threshold: float = 0.5) -> Dataset:
     # A few sentences occur twice in the source files; keep the first so none can sit in both
     # train and test.
@@ -57,7 +57,7 @@ def reviews_en(threshold: float = 0.5) -> Dataset:
     )
 
 
-@registry.datasets.register("ratings-en")
+@registry.datasets.register("ratings-en", default_model="minilm-ratings-en", profiles=("quick", "full"), order=2)
 def ratings_en() -> Dataset:
     """Regression on the mean human rating in [-4, 4] of every vendored sentence (neutral ones too;
     repeated sentences kept once). Same id-hash splits as ``reviews-en``."""
@@ -72,7 +72,8 @@ def ratings_en() -> Dataset:
     )
 
 
-@registry.datasets.register("sentiment3-en")
+@registry.datasets.register("sentiment3-en", default_model="minilm-sentiment3-en", profiles=("quick", "full"),
+                            order=3)
 def sentiment3_en(threshold: float = 0.5) -> Dataset:
     """Three classes from the mean human rating: negative (<= -0.5), neutral, positive (>= 0.5)."""
     examples: dict[str, Example] = {}

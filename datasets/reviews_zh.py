@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from importlib import resources
 
-from .. import registry
-from ..records import Example
-from .base import Dataset
+from xaibench.core import registry
+from xaibench.core.records import Example
+from xaibench.datasets.base import Dataset
 
 SPLIT_FRACTIONS = {"train": 0.78, "validation": 0.06, "test": 0.16}
 
@@ -25,7 +25,7 @@ def _read_lines(filename: str) -> list[str]:
     return (folder / filename).read_text(encoding="utf-8").splitlines()
 
 
-@registry.datasets.register("reviews-zh")
+@registry.datasets.register("reviews-zh", default_model="charbert-reviews-zh", profiles=("smoke", "quick", "full"), order=1)
 def reviews_zh() -> Dataset:
     seen: dict[str, Example] = {}
     ambiguous: set[str] = set()

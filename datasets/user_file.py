@@ -14,10 +14,10 @@ import json
 import math
 import os
 
-from ..errors import DataValidationError
-from ..records import Example
-from ..units import split_units
-from .base import Dataset
+from xaibench.core.errors import DataValidationError
+from xaibench.core.records import Example
+from xaibench.core.units import split_units
+from xaibench.datasets.base import Dataset
 
 
 def _decode(path: str, raw: bytes, encoding: str) -> str:

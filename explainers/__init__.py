@@ -1,16 +1,7 @@
-"""Explainer adapters; importing this package registers them all.
+"""Explainer adapters: one file per explainer, one class each.
 
-One file per explainer, one class each, registered by name in ``xaibench.registry.explainers``.
+A class that subclasses ``Explainer``, declares its ``name`` and facts, and is decorated with
+``@registry.explainers.register`` is found by discovery (``xaibench.core.registry``): adding an
+explainer is adding one file here, or, from another package, one ``xaibench.explainers`` entry point.
 """
-from .base import Explainer, ExplainBatch  # noqa: F401
-from . import (  # noqa: F401  (registration side effects)
-    attention,
-    attention_rollout,
-    grad_x_input,
-    integrated_gradients,
-    lime_explainer,
-    occlusion,
-    random_baseline,
-    saliency,
-    shap_explainer,
-)
+from xaibench.explainers.base import ExplainBatch, Explainer  # noqa: F401

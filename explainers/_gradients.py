@@ -15,8 +15,9 @@ from typing import Callable, Iterator, Sequence
 import numpy as np
 import torch
 
-from xaibench import engine, last_layer
-from xaibench.sharing import gradient_call, ids_key
+from xaibench.modeling import engine
+from xaibench.modeling import last_layer
+from xaibench.modeling.sharing import gradient_call, ids_key
 
 
 def units_from_tokens(token_scores: np.ndarray, token_units: np.ndarray, n_units: int) -> np.ndarray:
@@ -84,7 +85,7 @@ def input_gradients(model, token_ids: Sequence[Sequence[int]], targets: np.ndarr
         start = time.perf_counter()
         out = []
         bar = progress_bar(progress, len(token_ids), "gradients")
-        # The last layer's first-token shortcut leaves d f / d embeddings unchanged (xaibench.last_layer).
+        # The last layer's first-token shortcut leaves d f / d embeddings unchanged (xaibench.modeling.last_layer).
         with torch.enable_grad(), embedding_leaf(model.hf_model) as store, last_layer.active(model):
             # batched: one forward+backward per length-bucketed batch
             for idx, batch in engine.iter_batches(model, token_ids):

@@ -7,10 +7,11 @@ from typing import Iterator, Sequence
 import numpy as np
 import torch
 
-from xaibench import engine, registry
+from xaibench.modeling import engine
+from xaibench.core import registry
 
-from ._gradients import progress_bar, units_from_tokens
-from .base import ExplainBatch, Explainer
+from xaibench.explainers._gradients import progress_bar, units_from_tokens
+from xaibench.explainers.base import ExplainBatch, Explainer
 
 HEAD_REDUCTIONS = ("mean", "max")
 
@@ -62,7 +63,7 @@ def reduce_heads(attention: torch.Tensor, head_reduction: str) -> torch.Tensor:
     raise ValueError(f"head_reduction must be one of {HEAD_REDUCTIONS}, got {head_reduction!r}")
 
 
-@registry.explainers.register("attention")
+@registry.explainers.register
 class Attention(Explainer):
     """Attention weights from the first token ([CLS]) to every token, in one layer, reduced over
     heads (e.g. Jain & Wallace, 2019, who also show why attention need not be explanation).
@@ -81,6 +82,8 @@ class Attention(Explainer):
     """
 
     name = "attention"
+    order = 10
+    family = "attention"
 
     def __init__(self, *, layer: int = -1, head_reduction: str = "mean", seed: int = 0,
                  output: str | None = None) -> None:

@@ -4,11 +4,11 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from xaibench import registry
+from xaibench.core import registry
 
-from ._gradients import units_from_tokens
-from .attention import HEAD_REDUCTIONS, batched_attentions, reduce_heads
-from .base import ExplainBatch, Explainer
+from xaibench.explainers._gradients import units_from_tokens
+from xaibench.explainers.attention import HEAD_REDUCTIONS, batched_attentions, reduce_heads
+from xaibench.explainers.base import ExplainBatch, Explainer
 
 
 def rollout(attentions, head_reduction: str = "mean") -> torch.Tensor:
@@ -27,7 +27,7 @@ def rollout(attentions, head_reduction: str = "mean") -> torch.Tensor:
     return rolled
 
 
-@registry.explainers.register("attention_rollout")
+@registry.explainers.register
 class AttentionRollout(Explainer):
     """Attention rollout from the first token ([CLS]): how much of [CLS]'s final representation
     flows from each input token through attention and residual connections, heads averaged
@@ -43,6 +43,8 @@ class AttentionRollout(Explainer):
     """
 
     name = "attention_rollout"
+    order = 11
+    family = "attention"
 
     def __init__(self, *, head_reduction: str = "mean", seed: int = 0, output: str | None = None) -> None:
         super().__init__(seed=seed, output=output)

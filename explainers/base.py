@@ -5,12 +5,12 @@
 method's ``_attribute``. Methods batch *across* examples, so cost is measured for the whole call and
 amortised over its examples (see ``Explainer.explain``).
 
-Adding an explainer is one file with a subclass plus one ``registry.explainers.register`` line.
+Adding an explainer is one file with a subclass that declares its facts (below) and the
+``@registry.explainers.register`` decorator; discovery finds the file.
 """
 from __future__ import annotations
 
 import abc
-import inspect
 import resource
 import sys
 import time
@@ -20,8 +20,12 @@ from typing import ClassVar, Sequence
 import numpy as np
 import torch
 
-from xaibench.datasets.base import stable_hash
-from xaibench.records import Attribution, Unit
+from xaibench.core.seeding import stable_hash
+from xaibench.core.component import Component
+from xaibench.core.records import Attribution, Unit
+
+#: Explainer families: what kind of evidence the scores are.
+FAMILIES = ("control", "attention", "gradient", "perturbation")
 
 
 @dataclass
@@ -47,8 +51,14 @@ class ExplainBatch:
         return len(self.texts)
 
 
-class Explainer(abc.ABC):
+class Explainer(Component, abc.ABC):
     """Base class of all explainers.
+
+    A subclass declares its facts as class attributes: ``name``, ``order`` and
+    ``in_default_runs`` (``xaibench.core.component``); ``family`` (one of ``FAMILIES``: what kind
+    of evidence the scores are); ``deterministic`` (False when scores depend on ``seed``);
+    ``gradient_based`` (scores come from gradients of f with respect to the input embeddings, so
+    metrics that perturb embeddings, such as ``max_sensitivity``, apply); ``cheap_params``.
 
     Parameters are constructor keyword arguments stored unchanged (``params()`` reads them back), so
     ``get_explainer(a.explainer["name"], **params)`` rebuilds the same explainer.
@@ -63,27 +73,19 @@ class Explainer(abc.ABC):
         (classifiers) or ``"value"`` (regression models).
     """
 
-    name: ClassVar[str] = ""
+    family: ClassVar[str] = "perturbation"
     #: False for methods whose scores depend on ``seed`` (random, lime, shap).
     deterministic: ClassVar[bool] = True
+    gradient_based: ClassVar[bool] = False
+    #: Settings at the cheap end of the method's range, used by the smoke and quick profiles (full
+    #: runs use the constructor defaults).
+    cheap_params: ClassVar[dict] = {}
 
     def __init__(self, *, seed: int = 0, output: str | None = None) -> None:
         self.seed = seed
         self.output = output
 
-    # ---- parameters --------------------------------------------------------------------------
-    def params(self) -> dict:
-        """Constructor parameters as stored (``Attribution.explainer == {"name": ..., **params}``)."""
-        names = [
-            p.name for p in inspect.signature(type(self).__init__).parameters.values()
-            if p.name != "self" and p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)
-        ]
-        return {n: getattr(self, n) for n in names}
-
-    def __repr__(self) -> str:
-        args = ", ".join(f"{k}={v!r}" for k, v in self.params().items())
-        return f"{type(self).__name__}({args})"
-
+    # ---- parameters (``params()``: see ``Component``; ``Attribution.explainer == {"name": ..., **params}``)
     def check_params(self) -> None:
         """Raise ``ValueError`` naming the first out-of-range parameter. Needs no model, so a run
         configuration is checked before anything is loaded; ``explain`` calls it first."""

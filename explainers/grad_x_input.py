@@ -3,13 +3,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from xaibench import registry
+from xaibench.core import registry
 
-from ._gradients import gradient_attributions, units_from_tokens
-from .base import ExplainBatch, Explainer
+from xaibench.explainers._gradients import gradient_attributions, units_from_tokens
+from xaibench.explainers.base import ExplainBatch, Explainer
 
 
-@registry.explainers.register("grad_x_input")
+@registry.explainers.register
 class GradientXInput(Explainer):
     """Gradient of the explained output with respect to each input embedding, times that embedding,
     summed over the hidden dimension (Shrikumar et al., 2016; Denil et al., 2014 for text).
@@ -23,6 +23,9 @@ class GradientXInput(Explainer):
     """
 
     name = "grad_x_input"
+    order = 21
+    family = "gradient"
+    gradient_based = True
 
     def __init__(self, *, seed: int = 0, output: str | None = None) -> None:
         super().__init__(seed=seed, output=output)

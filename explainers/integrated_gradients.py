@@ -6,14 +6,16 @@ import time
 import numpy as np
 import torch
 
-from xaibench import engine, last_layer, registry
-from xaibench.sharing import gradient_call, ids_key
+from xaibench.modeling import engine
+from xaibench.modeling import last_layer
+from xaibench.core import registry
+from xaibench.modeling.sharing import gradient_call, ids_key
 
-from ._gradients import progress_bar, units_from_tokens
-from .base import ExplainBatch, Explainer
+from xaibench.explainers._gradients import progress_bar, units_from_tokens
+from xaibench.explainers.base import ExplainBatch, Explainer
 
 
-@registry.explainers.register("integrated_gradients")
+@registry.explainers.register
 class IntegratedGradients(Explainer):
     """Integrated Gradients on the word-embedding layer's output, with the path integral computed by
     ``captum.attr.IntegratedGradients`` (Gauss-Legendre steps, captum's default); the same
@@ -52,6 +54,10 @@ class IntegratedGradients(Explainer):
     """
 
     name = "integrated_gradients"
+    order = 22
+    cheap_params = {"n_steps": 16}
+    family = "gradient"
+    gradient_based = True
 
     def __init__(self, *, n_steps: int = 50, multiply_by_inputs: bool = True, internal_batch_size: int | None = None,
                  seed: int = 0, output: str | None = None) -> None:

@@ -3,14 +3,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from xaibench import registry
-from xaibench.units import normalize_space
+from xaibench.core import registry
+from xaibench.core.units import normalize_space
 
-from ._lockstep import output_answers, run_lockstep
-from .base import ExplainBatch, Explainer
+from xaibench.explainers._lockstep import output_answers, run_lockstep
+from xaibench.explainers.base import ExplainBatch, Explainer
 
 
-@registry.explainers.register("lime")
+@registry.explainers.register
 class Lime(Explainer):
     """LIME: the coefficients of a weighted linear model fitted to the explained output on random
     deletions of units around the text.
@@ -42,6 +42,8 @@ class Lime(Explainer):
     """
 
     name = "lime"
+    order = 30
+    cheap_params = {"n_samples": 200}
     deterministic = False
 
     def __init__(self, *, n_samples: int = 1000, kernel_width: float = 25.0, seed: int = 0,

@@ -3,18 +3,18 @@ from __future__ import annotations
 
 import numpy as np
 
-from xaibench import registry
-from xaibench.units import remove_units
+from xaibench.core import registry
+from xaibench.core.units import remove_units
 
-from .base import ExplainBatch, Explainer
+from xaibench.explainers.base import ExplainBatch, Explainer
 
 
-@registry.explainers.register("occlusion")
+@registry.explainers.register
 class Occlusion(Explainer):
     """Leave-one-unit-out occlusion (Zeiler & Fergus, 2014; Li, Monroe & Jurafsky, 2016 for text).
 
     Score of unit i: ``f(x) - f(x without unit i)``, where removing follows the default ``delete``
-    rule of ../shared/API.md (``xaibench.units.remove_units``: cut the unit's characters, collapse
+    rule of ../shared/API.md (``xaibench.core.units.remove_units``: cut the unit's characters, collapse
     whitespace) and f is the target-class probability by default (``output="prob"``; ``"logit"``
     is the option). In units of f; > 0 means the unit supports the target. These are exactly the
     perturbations the ``loo_correlation`` and deletion metrics use.
@@ -25,6 +25,7 @@ class Occlusion(Explainer):
     """
 
     name = "occlusion"
+    order = 32
 
     def __init__(self, *, seed: int = 0, output: str | None = None) -> None:
         super().__init__(seed=seed, output=output)

@@ -3,12 +3,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from xaibench import registry
+from xaibench.core import registry
 
-from .base import ExplainBatch, Explainer
+from xaibench.explainers.base import ExplainBatch, Explainer
 
 
-@registry.explainers.register("random")
+@registry.explainers.register
 class RandomExplainer(Explainer):
     """Independent uniform scores in [-1, 1) for every unit; never looks at the model.
 
@@ -20,6 +20,8 @@ class RandomExplainer(Explainer):
     """
 
     name = "random"
+    order = 0
+    family = "control"
     deterministic = False
 
     def __init__(self, *, seed: int = 0, output: str | None = None) -> None:

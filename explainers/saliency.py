@@ -3,13 +3,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from xaibench import registry
+from xaibench.core import registry
 
-from ._gradients import gradient_attributions, units_from_tokens
-from .base import ExplainBatch, Explainer
+from xaibench.explainers._gradients import gradient_attributions, units_from_tokens
+from xaibench.explainers.base import ExplainBatch, Explainer
 
 
-@registry.explainers.register("saliency")
+@registry.explainers.register
 class Saliency(Explainer):
     """L2 norm of the gradient of the explained output with respect to each token's input embedding.
 
@@ -25,6 +25,9 @@ class Saliency(Explainer):
     """
 
     name = "saliency"
+    order = 20
+    family = "gradient"
+    gradient_based = True
 
     def __init__(self, *, seed: int = 0, output: str | None = None) -> None:
         super().__init__(seed=seed, output=output)

@@ -3,11 +3,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from xaibench import registry
-from xaibench.units import remove_units
+from xaibench.core import registry
+from xaibench.core.units import remove_units
 
-from ._lockstep import output_answers, run_lockstep
-from .base import ExplainBatch, Explainer
+from xaibench.explainers._lockstep import output_answers, run_lockstep
+from xaibench.explainers.base import ExplainBatch, Explainer
 
 
 class UnitTokenizer:
@@ -32,7 +32,7 @@ class UnitTokenizer:
         return out
 
 
-@registry.explainers.register("shap")
+@registry.explainers.register
 class Shap(Explainer):
     """SHAP values of the explained output, estimated by shap's Partition explainer (Owen values
     over shap's hierarchical clustering of the text; ``shap.Explainer(..., algorithm="partition")``
@@ -61,6 +61,8 @@ class Shap(Explainer):
     """
 
     name = "shap"
+    order = 31
+    cheap_params = {"max_evals": 100}
     deterministic = False
 
     def __init__(self, *, max_evals: int = 500, batch_size: int | str = "auto", seed: int = 0,

@@ -1,11 +1,9 @@
-"""Metrics; importing this package registers them all.
+"""Metrics: one concept per module, found by discovery (``xaibench.core.registry``).
 
-``base``: the ``Metric`` base class and its records; ``removal``: the perturbation builder shared by
-the removal-based metrics; ``faithfulness``: comprehensiveness, sufficiency, deletion_auc,
-insertion_auc; ``loo``: loo_correlation. The engine that runs them is ``xaibench.scoring``.
+``base``: the ``Metric`` base class; ``records``: what metrics return (``ExampleScore``,
+``MetricResult``, ``Request``); ``evaluation``: the engine that runs every metric's inputs in one
+batched pass (``evaluate_metrics``); ``removal``: the perturbation builder shared by the
+removal-based metrics; ``label_preserving``: the meaning-preserving edits of the stability metrics.
 """
-from .base import ExampleScore, Metric, MetricResult, Request  # noqa: F401
-from . import faithfulness, loo  # noqa: F401  (registration side effects)
-from . import stability, sanity, sensitivity  # noqa: F401,E402  (registration: stability and sanity metrics)
-from . import cost  # noqa: F401,E402  (registration: runtime, pass counts, peak memory)
-from . import ground_truth, plausibility, contrast  # noqa: F401,E402  (registration: ground truth, plausibility, contrast)
+from xaibench.metrics.base import Metric  # noqa: F401
+from xaibench.metrics.records import ExampleScore, MetricResult, Request  # noqa: F401

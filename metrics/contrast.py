@@ -14,17 +14,17 @@ from __future__ import annotations
 import math
 import weakref
 from dataclasses import asdict, dataclass
-from typing import Sequence
+from typing import ClassVar, Sequence
 
 import numpy as np
 
-from xaibench import registry
-from xaibench.references import unit_mask
+from xaibench.core import registry
+from xaibench.core.references import unit_mask
 
-from .base import ExampleScore, Metric, MetricResult
-from .contrast_edits import candidate_edits
-from .evidence import top_k_mask
-from .reexplain import explainer_key, rebuild_explainer
+from xaibench.metrics.base import ExampleScore, Metric, MetricResult
+from xaibench.metrics.contrast_edits import candidate_edits
+from xaibench.metrics.evidence import top_k_mask
+from xaibench.metrics.reexplain import explainer_key, rebuild_explainer
 
 #: model -> {text: ContrastPair | note}: pairs depend on the model and the text only, so every
 #: explainer's cell of a task reuses them.
@@ -98,20 +98,19 @@ class ContrastHit(Metric):
     and for attributions whose explainer cannot be rebuilt. ``details`` keep each pair (original,
     edited text, edit, classes) and the top-k units for inspection.
 
-    Parameters: ``k`` (default 3); ``max_candidates`` edits tried per text (default 32).
+    k is part of the name (``contrast_hit@3``, ``contrast_hit@1``: one registered subclass each, so
+    tables never mix two k under one name). Parameter: ``max_candidates`` edits tried per text
+    (default 32).
     """
 
     higher_is_better = True
+    family = "ground_truth"
+    k: ClassVar[int] = 3
 
-    def __init__(self, k: int = 3, max_candidates: int = 32) -> None:
-        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
-            raise ValueError(f"k must be a positive integer, got {k!r}")
+    def __init__(self, max_candidates: int = 32) -> None:
         if isinstance(max_candidates, bool) or not isinstance(max_candidates, (int, np.integer)) or max_candidates < 1:
             raise ValueError(f"max_candidates must be a positive integer, got {max_candidates!r}")
-        self._params = {"k": int(k), "max_candidates": int(max_candidates)}
-        self.k = int(k)
         self.max_candidates = int(max_candidates)
-        self.name = f"contrast_hit@{self.k}"
 
     def evaluate(self, model, attributions: Sequence) -> MetricResult:
         pairs = contrast_pairs(model, [a.text for a in attributions], self.max_candidates)
@@ -135,9 +134,6 @@ class ContrastHit(Metric):
                 scores[i] = self._hit(model, pairs[i], b)
         return MetricResult.from_scores(self, scores)
 
-    def score(self, model, attributions: Sequence) -> np.ndarray:
-        return self.evaluate(model, attributions).values
-
     def _hit(self, model, pair: ContrastPair, attribution) -> ExampleScore:
         units = model.units(pair.edited)
         edited = unit_mask(units, [pair.span])
@@ -154,16 +150,17 @@ class ContrastHit(Metric):
         return ExampleScore(float(hit), reference, details=details)
 
 
-def _contrast_hit_at(k: int):
-    def factory(**params) -> ContrastHit:
-        if "k" in params:
-            raise TypeError(f"contrast_hit@{k} fixes k={k}; use xaibench.metrics.contrast.ContrastHit(k=...) "
-                            "for another k")
-        return ContrastHit(k=k, **params)
-
-    factory.higher_is_better = True  # read by the session for rows of cells that could not start
-    return factory
+@registry.metrics.register
+class ContrastHitAt3(ContrastHit):
+    __doc__ = ContrastHit.__doc__
+    name = "contrast_hit@3"
+    order = 22
+    k = 3
 
 
-for _k in (1, 3):
-    registry.metrics.register(f"contrast_hit@{_k}", _contrast_hit_at(_k))
+@registry.metrics.register
+class ContrastHitAt1(ContrastHit):
+    __doc__ = ContrastHit.__doc__
+    name = "contrast_hit@1"
+    in_default_runs = False
+    k = 1

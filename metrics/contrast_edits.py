@@ -23,7 +23,7 @@ from functools import lru_cache
 import regex
 
 from xaibench.datasets.vader_lexicon import vader_lexicon
-from xaibench.units import split_units
+from xaibench.core.units import split_units
 
 #: Words after which English negation is "not" (contractions of a copula included).
 EN_AUXILIARIES = frozenset(

@@ -10,59 +10,60 @@ from typing import Sequence
 
 import numpy as np
 
-from .. import registry
-from .base import Metric, MetricResult
+from xaibench.core import registry
+from xaibench.metrics.base import Metric, MetricResult
 
 
 class _CostMetric(Metric):
     higher_is_better = False
+    family = "cost"
     cost_key = ""
     scale = 1.0
-
-    def __init__(self) -> None:
-        self._params = {}
 
     def evaluate(self, model, attributions: Sequence) -> MetricResult:
         values = np.array([float(a.cost.get(self.cost_key, np.nan)) * self.scale for a in attributions], dtype=float)
         notes = [None if np.isfinite(v) else f"attribution has no cost[{self.cost_key!r}]" for v in values]
         return MetricResult(name=self.name, values=values, higher_is_better=False, params={}, notes=notes)
 
-    def score(self, model, attributions: Sequence) -> np.ndarray:
-        return self.evaluate(model, attributions).values
 
-
-@registry.metrics.register("runtime_seconds")
+@registry.metrics.register
 class RuntimeSeconds(_CostMetric):
     """Wall-clock seconds per explained example (the explain call's time / its examples, targets'
     forward pass included). Lower is better. Range [0, ∞)."""
 
     name = "runtime_seconds"
+    order = 90
+    noisy = True  # wall time depends on the machine and the moment
     cost_key = "seconds"
 
 
-@registry.metrics.register("forward_passes")
+@registry.metrics.register
 class ForwardPasses(_CostMetric):
     """Examples passed forward through the model per explained example (e.g. LIME ≈ n_samples,
     occlusion = units + 1, attention = 1). Lower is better. Range [0, ∞)."""
 
     name = "forward_passes"
+    order = 91
     cost_key = "n_forward"
 
 
-@registry.metrics.register("backward_passes")
+@registry.metrics.register
 class BackwardPasses(_CostMetric):
     """Examples back-propagated per explained example (IG = n_steps, saliency = 1, LIME = 0).
     Lower is better. Range [0, ∞)."""
 
     name = "backward_passes"
+    order = 92
     cost_key = "n_backward"
 
 
-@registry.metrics.register("peak_memory_mb")
+@registry.metrics.register
 class PeakMemoryMB(_CostMetric):
     """Peak memory of the explain call in MiB (CUDA: ``max_memory_allocated``; CPU: growth of the
     process's resident high-water mark, approximate). Lower is better. Range [0, ∞)."""
 
     name = "peak_memory_mb"
+    order = 93
+    noisy = True  # memory depends on the allocator and what ran before
     cost_key = "peak_mem_bytes"
     scale = 1.0 / 2**20

@@ -14,10 +14,10 @@ from typing import ClassVar, Sequence
 
 import numpy as np
 
-from xaibench.references import reference_spans, unit_mask
+from xaibench.core.references import reference_spans, unit_mask
 
-from .base import ExampleScore, Metric, MetricResult
-from .removal import checked_units
+from xaibench.metrics.base import ExampleScore, Metric, MetricResult
+from xaibench.metrics.removal import checked_units
 
 
 class EvidenceMetric(Metric):
@@ -29,12 +29,10 @@ class EvidenceMetric(Metric):
     """
 
     uses_reference: ClassVar[bool] = True
+    family: ClassVar[str] = "ground_truth"
     reference_kind: ClassVar[str] = "cause"
     #: The note of an example without a reference of this kind.
     missing_note: ClassVar[str] = "no reference"
-
-    def __init__(self) -> None:
-        self._params = {}
 
     def reference(self, model, attribution, units) -> np.ndarray | str:
         """Boolean mask over ``units`` (True = reference unit), or a string: why there is none."""

@@ -21,10 +21,10 @@ from typing import ClassVar, Sequence
 
 import numpy as np
 
-from xaibench import registry
+from xaibench.core import registry
 
-from .base import ExampleScore, Metric, Request
-from .removal import (
+from xaibench.metrics.base import ExampleScore, Metric, Request
+from xaibench.metrics.removal import (
     AOPC_FRACTIONS, CURVE_FRACTIONS, check_fractions, check_mode, check_n_random, checked_units,
     perturber_for, random_orderings, top_k_count, unit_orderings,
 )
@@ -43,12 +43,13 @@ class RemovalMetric(Metric):
 
     keep_top: ClassVar[bool] = False
     default_fractions: ClassVar[tuple[float, ...]] = AOPC_FRACTIONS
+    family = "faithfulness"
+    reference_param = "n_random"
     is_curve: ClassVar[bool] = False
 
     def __init__(self, mode: str = "delete", fractions: Sequence[float] | None = None, n_random: int = 3,
                  seed: int = 0) -> None:
         fractions = self.default_fractions if fractions is None else fractions
-        self._params = {"mode": mode, "fractions": fractions, "n_random": n_random, "seed": seed}
         self.mode = check_mode(mode)
         self.fractions = check_fractions(fractions, curve=self.is_curve)
         self.n_random = check_n_random(n_random)
@@ -113,7 +114,7 @@ class _CurveArea(RemovalMetric):
         return float(np.trapezoid(curve, np.asarray(self.fractions)))
 
 
-@registry.metrics.register("comprehensiveness")
+@registry.metrics.register
 class Comprehensiveness(_AOPC):
     """ERASER comprehensiveness: how much the output drops when the top-ranked units are removed.
 
@@ -130,11 +131,12 @@ class Comprehensiveness(_AOPC):
     """
 
     name = "comprehensiveness"
+    order = 10
     higher_is_better = True
     keep_top = False
 
 
-@registry.metrics.register("sufficiency")
+@registry.metrics.register
 class Sufficiency(_AOPC):
     """ERASER sufficiency: how much the output drops when only the top-ranked units are kept.
 
@@ -150,11 +152,12 @@ class Sufficiency(_AOPC):
     """
 
     name = "sufficiency"
+    order = 11
     higher_is_better = False
     keep_top = True
 
 
-@registry.metrics.register("deletion_auc")
+@registry.metrics.register
 class DeletionAUC(_CurveArea):
     """Deletion curve area: the output as the most important units are removed first (MoRF).
 
@@ -171,11 +174,12 @@ class DeletionAUC(_CurveArea):
     """
 
     name = "deletion_auc"
+    order = 12
     higher_is_better = False
     keep_top = False
 
 
-@registry.metrics.register("insertion_auc")
+@registry.metrics.register
 class InsertionAUC(_CurveArea):
     """Insertion curve area: the output as the most important units are put back first.
 
@@ -190,5 +194,6 @@ class InsertionAUC(_CurveArea):
     """
 
     name = "insertion_auc"
+    order = 13
     higher_is_better = True
     keep_top = True

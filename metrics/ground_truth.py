@@ -1,8 +1,8 @@
 """Ground-truth metrics: does the explanation point at the known cause of the prediction?
 
 They apply to examples with a planted cause (``Example.cause_spans``: the ``planted-en`` /
-``planted-zh`` tasks, whose built-in models are verified to use it; see ``xaibench.planted``), carried
-on the attribution by ``xaibench.references.with_references``. Elsewhere the value is NaN with a
+``planted-zh`` tasks, whose built-in models are verified to use it; see ``xaibench.zoo.counterfactual``), carried
+on the attribution by ``xaibench.core.references.with_references``. Elsewhere the value is NaN with a
 note. Cause units are the units whose character span overlaps a cause span; the ranking is by
 score descending, ties by position (earlier first), as for every metric.
 
@@ -14,15 +14,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from xaibench import registry
+from xaibench.core import registry
 
-from .base import ExampleScore
-from .evidence import EvidenceMetric
+from xaibench.metrics.base import ExampleScore
+from xaibench.metrics.evidence import EvidenceMetric
 
 NO_CAUSE = "no ground truth: the example has no known cause (only planted-* tasks have one)"
 
 
-@registry.metrics.register("ground_truth_top1")
+@registry.metrics.register
 class GroundTruthTop1(EvidenceMetric):
     """Share of examples whose top-ranked unit is (part of) the cause.
 
@@ -33,6 +33,7 @@ class GroundTruthTop1(EvidenceMetric):
     """
 
     name = "ground_truth_top1"
+    order = 20
     higher_is_better = True
     reference_kind = "cause"
     missing_note = NO_CAUSE
@@ -43,7 +44,7 @@ class GroundTruthTop1(EvidenceMetric):
                             details={"top_unit": top, "cause_units": np.flatnonzero(mask).tolist()})
 
 
-@registry.metrics.register("ground_truth_rank")
+@registry.metrics.register
 class GroundTruthRank(EvidenceMetric):
     """Normalised rank of the cause among the units: 0 = the cause is ranked first, 1 = last.
 
@@ -56,6 +57,7 @@ class GroundTruthRank(EvidenceMetric):
     """
 
     name = "ground_truth_rank"
+    order = 21
     higher_is_better = False
     reference_kind = "cause"
     missing_note = NO_CAUSE

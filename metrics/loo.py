@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from xaibench import registry
+from xaibench.core import registry
 
-from .base import ExampleScore, Metric, Request
-from .removal import check_mode, check_n_random, checked_units, perturber_for, unit_orderings
+from xaibench.metrics.base import ExampleScore, Metric, Request
+from xaibench.metrics.removal import check_mode, check_n_random, checked_units, perturber_for, unit_orderings
 
 #: Output differences below this (relative to the output's scale) count as ties: float32 forward
 #: passes of the same input in different batches differ by ~1e-7, and a tie of the model (a repeated
@@ -40,7 +40,7 @@ def kendall_tau_b(x: np.ndarray, y: np.ndarray, y_tol: float = 0.0) -> float:
     return signed / denom if denom > 0 else float("nan")
 
 
-@registry.metrics.register("loo_correlation")
+@registry.metrics.register
 class LOOCorrelation(Metric):
     """Leave-one-out correlation (τ-LOO): Kendall τ-b between the attribution scores and the output
     drops f(x) − f(x without unit i), one removal per unit.
@@ -62,10 +62,12 @@ class LOOCorrelation(Metric):
     """
 
     name = "loo_correlation"
+    order = 14
+    family = "faithfulness"
+    reference_param = "n_random"
     higher_is_better = True
 
     def __init__(self, mode: str = "delete", n_random: int = 3, seed: int = 0) -> None:
-        self._params = {"mode": mode, "n_random": n_random, "seed": seed}
         self.mode = check_mode(mode)
         self.n_random = check_n_random(n_random)
         self.seed = seed

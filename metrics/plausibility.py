@@ -19,10 +19,10 @@ from __future__ import annotations
 import numpy as np
 import regex
 
-from xaibench import registry
+from xaibench.core import registry
 
-from .base import ExampleScore
-from .evidence import EvidenceMetric, top_k_mask
+from xaibench.metrics.base import ExampleScore
+from xaibench.metrics.evidence import EvidenceMetric, top_k_mask
 
 NO_RATIONALE = "no human rationale for this example (give one in a 'rationale' column)"
 
@@ -38,6 +38,7 @@ def auprc(reference: np.ndarray, scores: np.ndarray) -> float:
 
 
 class _AUPRC(EvidenceMetric):
+    family = "plausibility"
     higher_is_better = True
 
     def value(self, scores, ranking, mask) -> ExampleScore:
@@ -46,6 +47,7 @@ class _AUPRC(EvidenceMetric):
 
 
 class _HardRationale(EvidenceMetric):
+    family = "plausibility"
     """Top-k units as the predicted rationale; k = the number of reference units by default."""
 
     higher_is_better = True
@@ -53,7 +55,6 @@ class _HardRationale(EvidenceMetric):
     def __init__(self, k: int | None = None) -> None:
         if k is not None and (isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1):
             raise ValueError(f"k must be a positive integer or None (= number of rationale units), got {k!r}")
-        self._params = {"k": k}
         self.k = k
 
     def value(self, scores, ranking, mask) -> ExampleScore:
@@ -78,7 +79,7 @@ class _HardRationale(EvidenceMetric):
         return float(sum(pi * self.from_overlap(int(x), k, m) for x, pi in zip(xs, p)))
 
 
-@registry.metrics.register("plausibility_auprc")
+@registry.metrics.register
 class PlausibilityAUPRC(_AUPRC):
     """ERASER AUPRC: area under the precision-recall curve of the unit scores against the human
     rationale units.
@@ -91,11 +92,12 @@ class PlausibilityAUPRC(_AUPRC):
     """
 
     name = "plausibility_auprc"
+    order = 30
     reference_kind = "rationale"
     missing_note = NO_RATIONALE
 
 
-@registry.metrics.register("plausibility_token_f1")
+@registry.metrics.register
 class PlausibilityTokenF1(_HardRationale):
     """ERASER token F1 of the top-k units against the human rationale units.
 
@@ -108,6 +110,7 @@ class PlausibilityTokenF1(_HardRationale):
     """
 
     name = "plausibility_token_f1"
+    order = 31
     reference_kind = "rationale"
     missing_note = NO_RATIONALE
 
@@ -115,7 +118,7 @@ class PlausibilityTokenF1(_HardRationale):
         return 2.0 * overlap / (k + m)  # = 2PR / (P + R) with P = overlap/k, R = overlap/m
 
 
-@registry.metrics.register("plausibility_iou")
+@registry.metrics.register
 class PlausibilityIOU(_HardRationale):
     """Token-level intersection over union of the top-k units and the human rationale units.
 
@@ -127,6 +130,7 @@ class PlausibilityIOU(_HardRationale):
     """
 
     name = "plausibility_iou"
+    order = 32
     reference_kind = "rationale"
     missing_note = NO_RATIONALE
 
@@ -137,7 +141,7 @@ class PlausibilityIOU(_HardRationale):
 _CJK = regex.compile(r"[\p{Han}\p{Hiragana}\p{Katakana}\p{Hangul}]")
 
 
-@registry.metrics.register("lexicon_agreement_auprc")
+@registry.metrics.register
 class LexiconAgreementAUPRC(_AUPRC):
     """Agreement with human-rated sentiment words: AUPRC of the unit scores against the units the
     VADER lexicon rates with |valence| >= 1.5 (a proxy for a human rationale; English only).
@@ -152,12 +156,12 @@ class LexiconAgreementAUPRC(_AUPRC):
     """
 
     name = "lexicon_agreement_auprc"
+    order = 33
     uses_reference = False  # the reference comes from the text itself
 
     def __init__(self, min_valence: float = 1.5) -> None:
         if not 0 < float(min_valence) <= 4:
             raise ValueError(f"min_valence must be in (0, 4], got {min_valence!r}")
-        self._params = {"min_valence": min_valence}
         self.min_valence = float(min_valence)
 
     def reference(self, model, attribution, units):

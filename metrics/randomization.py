@@ -18,8 +18,8 @@ from typing import Iterator
 
 import torch
 
-from xaibench.datasets.base import stable_hash
-from xaibench.model import Classifier
+from xaibench.core.seeding import stable_hash
+from xaibench.modeling.classifier import Classifier
 
 #: model -> {seed: fully randomized copy}; several explainers' sanity checks reuse one copy.
 _FULL: "weakref.WeakKeyDictionary[Classifier, dict[int, Classifier]]" = weakref.WeakKeyDictionary()

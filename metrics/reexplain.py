@@ -13,9 +13,9 @@ from typing import Callable, Sequence
 import numpy as np
 from scipy import stats
 
-from xaibench.records import Attribution
+from xaibench.core.records import Attribution
 
-from .base import Metric, MetricResult
+from xaibench.metrics.base import Metric, MetricResult
 
 
 def explainer_key(spec: dict) -> str:
@@ -29,13 +29,13 @@ def rebuild_explainer(spec: dict, **overrides):
     Raises ``ValueError`` with a readable message when it cannot be rebuilt (an ``"external"``
     attribution from ``attribution_from_scores``, unknown parameters).
     """
-    from xaibench.api import get_explainer
+    from xaibench.core import registry
 
     name = spec.get("name")
     params = {k: v for k, v in spec.items() if k != "name"}
     params.update(overrides)
     try:
-        return get_explainer(name, **params)
+        return registry.explainers.create(name, **params)
     except (KeyError, TypeError, ValueError) as exc:
         raise ValueError(f"cannot rebuild explainer {name!r} from {spec!r} to re-explain: {exc}") from None
 

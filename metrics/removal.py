@@ -3,7 +3,7 @@
 
 Modes (../shared/API.md, "Definitions the faithfulness metrics follow exactly"):
 - ``delete`` (default): cut the units' character spans out of the text, collapse whitespace runs to
-  one space, strip (``xaibench.units.remove_units`` / ``keep_units``). The perturbed input is a text.
+  one space, strip (``xaibench.core.units.remove_units`` / ``keep_units``). The perturbed input is a text.
 - ``mask``: tokenize the original text once (with special tokens, truncated like every model input)
   and replace the ids of every sub-token that belongs to a removed unit with the tokenizer's mask
   token (its pad token if it has no mask token). The perturbed input is that token-id tuple. We edit
@@ -21,10 +21,10 @@ from typing import Sequence
 
 import numpy as np
 
-from xaibench.records import Unit
-from xaibench.units import keep_units, remove_units
+from xaibench.core.records import Unit
+from xaibench.core.units import keep_units, remove_units
 
-from .base import ModelInput
+from xaibench.metrics.base import ModelInput
 
 MODES = ("delete", "mask")
 #: ERASER's AOPC bins (DeYoung et al. 2020): 1%, 5%, 10%, 20%, 50% of the units.
@@ -96,7 +96,7 @@ def random_orderings(text: str, n_units: int, n_random: int, seed: int) -> list[
     only, so adding or reordering examples changes nothing, every metric with the same seed reuses
     the same perturbations, and they are the same for every explainer (which is what lets the
     session compute them once per example: ``Metric.shared_inputs``)."""
-    from xaibench.datasets.base import stable_hash
+    from xaibench.core.seeding import stable_hash
 
     if not n_random:
         return []

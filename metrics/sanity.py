@@ -3,14 +3,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from xaibench import registry
+from xaibench.core import registry
 
-from .base import Metric, MetricResult
-from .randomization import cascade, randomized_copy
-from .reexplain import build_result, explain_many, spearman
+from xaibench.metrics.base import Metric, MetricResult
+from xaibench.metrics.randomization import cascade, randomized_copy
+from xaibench.metrics.reexplain import build_result, explain_many, spearman
 
 
-@registry.metrics.register("randomization_sanity")
+@registry.metrics.register
 class RandomizationSanity(Metric):
     """1 − |Spearman ρ| between the attribution on the trained model and the attribution of the same
     text, target and explainer settings on a copy whose weights are all re-initialised.
@@ -32,10 +32,11 @@ class RandomizationSanity(Metric):
     """
 
     name = "randomization_sanity"
+    family = "sanity"
+    in_default_runs = False
     higher_is_better = True
 
     def __init__(self, cascading: bool = False, seed: int = 0) -> None:
-        self._params = {"cascading": cascading, "seed": seed}
         if not isinstance(cascading, bool):
             raise ValueError(f"cascading must be a bool, got {cascading!r}")
         self.cascading = cascading

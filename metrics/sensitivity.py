@@ -15,15 +15,17 @@ from typing import Iterator, Sequence
 import numpy as np
 import torch
 
-from xaibench import registry
-from xaibench.datasets.base import stable_hash
+from xaibench.core import registry
+from xaibench.core.seeding import stable_hash
 
-from .base import Metric, MetricResult
-from .reexplain import build_result, explain_many
+from xaibench.metrics.base import Metric, MetricResult
+from xaibench.metrics.reexplain import build_result, explain_many
 
-#: Explainers whose scores are functions of input-embedding gradients, where an embedding-space
-#: radius is meaningful. Others score NaN with a note.
-GRADIENT_EXPLAINERS = frozenset({"saliency", "grad_x_input", "integrated_gradients"})
+
+def gradient_explainers() -> list[str]:
+    """Registered explainers that declare ``gradient_based`` (scores are functions of
+    input-embedding gradients, where an embedding-space radius is meaningful)."""
+    return [n for n in registry.explainers.names() if getattr(registry.explainers.spec(n), "gradient_based", False)]
 
 
 @contextmanager
@@ -78,7 +80,7 @@ def embedding_noise(model, texts: Sequence[str], radius: float, seed: int, sampl
         handle.remove()
 
 
-@registry.metrics.register("max_sensitivity")
+@registry.metrics.register
 class MaxSensitivity(Metric):
     """Worst relative change of a gradient explanation under small noise on the input embeddings.
 
@@ -90,16 +92,17 @@ class MaxSensitivity(Metric):
     over all examples; the explainer is rebuilt with the attribution's settings and target.
     Reference: Yeh, Hsieh, Suggala, Inouye & Ravikumar 2019, "On the (In)fidelity and Sensitivity of
     Explanations", NeurIPS (captum's ``sensitivity_max`` uses the same relative form, radius 0.02).
-    Range: [0, ∞). Direction: lower is better. Defined for ``GRADIENT_EXPLAINERS`` only (saliency,
-    grad_x_input, integrated_gradients); NaN with a note for others, for all-zero attributions,
+    Range: [0, ∞). Direction: lower is better. Defined for explainers that declare ``gradient_based``
+    (saliency, grad_x_input, integrated_gradients); NaN with a note for others, for all-zero attributions,
     and when the explainer did not pass the text through the word-embedding layer.
     """
 
     name = "max_sensitivity"
+    family = "stability"
+    in_default_runs = False
     higher_is_better = False
 
     def __init__(self, radius: float = 0.02, n_samples: int = 8, seed: int = 0) -> None:
-        self._params = {"radius": radius, "n_samples": n_samples, "seed": seed}
         if not isinstance(radius, (int, float)) or not radius > 0:
             raise ValueError(f"radius must be a positive float, got {radius!r}")
         if isinstance(n_samples, bool) or not isinstance(n_samples, int) or n_samples < 1:
@@ -110,11 +113,12 @@ class MaxSensitivity(Metric):
         attributions = list(attributions)
         rows: list = [None] * len(attributions)
         active = []
+        gradient_based = gradient_explainers()
         for i, a in enumerate(attributions):
             name = a.explainer.get("name")
-            if name not in GRADIENT_EXPLAINERS:
+            if name not in gradient_based:
                 rows[i] = (float("nan"), f"max_sensitivity applies to gradient explainers "
-                           f"({', '.join(sorted(GRADIENT_EXPLAINERS))}), not {name!r}", {})
+                           f"({', '.join(gradient_based)}), not {name!r}", {})
             elif not np.any(np.asarray(a.scores, dtype=float)):
                 rows[i] = (float("nan"), "all attribution scores are 0: relative change is undefined", {})
             else:

@@ -2,7 +2,7 @@
 should not matter?
 
 ``perturbation_stability`` and ``topk_intersection`` re-explain label-preserving, meaning-preserving
-perturbations of each text (``xaibench.perturbations``) with the same explainer and settings;
+perturbations of each text (``xaibench.metrics.label_preserving``) with the same explainer and settings;
 ``seed_stability`` re-explains the same texts with other seeds. Both share ``metrics.reexplain``.
 """
 from __future__ import annotations
@@ -13,12 +13,12 @@ from collections import OrderedDict
 
 import numpy as np
 
-from xaibench import registry
-from xaibench.datasets.base import stable_hash
-from xaibench.perturbations import PerturbationSet, align_units, label_preserving
+from xaibench.core import registry
+from xaibench.core.seeding import stable_hash
+from xaibench.metrics.label_preserving import PerturbationSet, align_units, label_preserving
 
-from .base import Metric, MetricResult
-from .reexplain import build_result, explain_many, explainer_key, mean_finite, per_attribution, rebuild_explainer, spearman
+from xaibench.metrics.base import Metric, MetricResult
+from xaibench.metrics.reexplain import build_result, explain_many, explainer_key, mean_finite, per_attribution, rebuild_explainer, spearman
 
 #: Recent perturbation runs, so perturbation_stability and topk_intersection on the same
 #: attributions with the same settings perturb and re-explain once. Keyed by content; the model is
@@ -53,12 +53,12 @@ def perturbation_runs(model, attributions, *, n_tries: int, n_keep: int, max_del
 
 
 class _PerturbationMetric(Metric):
+    family = "stability"
+    in_default_runs = False
     """Shared protocol: perturb, re-explain, compare each kept x' with x, average over the x'."""
 
     def __init__(self, n_tries: int = 8, n_keep: int = 3, max_delta: float = 0.05, protect_top: int = 3,
                  seed: int = 0) -> None:
-        self._params = {"n_tries": n_tries, "n_keep": n_keep, "max_delta": max_delta,
-                        "protect_top": protect_top, "seed": seed}
         self.n_tries = _check_int("n_tries", n_tries, 1)
         self.n_keep = _check_int("n_keep", n_keep, 1)
         self.protect_top = _check_int("protect_top", protect_top, 0)
@@ -93,13 +93,13 @@ class _PerturbationMetric(Metric):
         return build_result(self, per_attribution(attributions, explained, score))
 
 
-@registry.metrics.register("perturbation_stability")
+@registry.metrics.register
 class PerturbationStability(_PerturbationMetric):
     """Mean Spearman ρ between the attribution of x and that of each kept perturbation x′, over the
     units they share.
 
     Definition: for each text, ``n_tries`` meaning-preserving edits are proposed
-    (``xaibench.perturbations``: typos, punctuation, fillers, case for English; width swaps,
+    (``xaibench.metrics.label_preserving``: typos, punctuation, fillers, case for English; width swaps,
     particles, repeated punctuation, traditional/simplified variants for Chinese; the top
     ``protect_top`` units of the attribution are never edited); the first ``n_keep`` that keep the
     predicted class and move p(target) by at most ``max_delta`` are re-explained by the same
@@ -126,7 +126,7 @@ class PerturbationStability(_PerturbationMetric):
         return rho, None if np.isfinite(rho) else "constant scores on the shared units: ρ is undefined"
 
 
-@registry.metrics.register("topk_intersection")
+@registry.metrics.register
 class TopKIntersection(_PerturbationMetric):
     """Share of the k top-ranked units of x that are still among the k top-ranked units of each kept
     perturbation x′ (units matched by ``align_units``), averaged over the kept x′.
@@ -148,7 +148,6 @@ class TopKIntersection(_PerturbationMetric):
                  protect_top: int = 3, seed: int = 0) -> None:
         super().__init__(n_tries=n_tries, n_keep=n_keep, max_delta=max_delta, protect_top=protect_top, seed=seed)
         self.k = _check_int("k", k, 1)
-        self._params = {"k": k, **self._params}
 
     @property
     def display_name(self) -> str:
@@ -166,7 +165,7 @@ class TopKIntersection(_PerturbationMetric):
         return len(top_a & top_b) / k, None
 
 
-@registry.metrics.register("seed_stability")
+@registry.metrics.register
 class SeedStability(Metric):
     """Mean pairwise Spearman ρ between attributions of the same text from ``n_seeds`` explainer seeds.
 
@@ -182,10 +181,11 @@ class SeedStability(Metric):
     """
 
     name = "seed_stability"
+    family = "stability"
+    in_default_runs = False
     higher_is_better = True
 
     def __init__(self, n_seeds: int = 3, seed: int = 0) -> None:
-        self._params = {"n_seeds": n_seeds, "seed": seed}
         self.n_seeds = _check_int("n_seeds", n_seeds, 2)
         self.seed = seed
 

@@ -12,7 +12,7 @@ Settings matched to ferret's defaults:
 - gradient (saliency), gradient × input, Integrated Gradients (50 steps, captum's default) with
   ``multiply_by_inputs=False`` (ferret's "Integrated Gradient") and IG × input (ferret's
   "Integrated Gradient (x Input)"); ferret runs IG twice, here the second variant reuses the first
-  one's path gradients (``xaibench.sharing``: the same integral, a different final product).
+  one's path gradients (``xaibench.modeling.sharing``: the same integral, a different final product).
 - comprehensiveness, sufficiency (ERASER, AOPC over removal fractions) and τ-LOO
   (``loo_correlation``) on each of the six explanations.
 
@@ -40,7 +40,7 @@ from collections import defaultdict
 import torch
 
 import xaibench as xb
-from xaibench.scoring import evaluate_metrics
+from xaibench.metrics.evaluation import evaluate_metrics
 
 FERRET_SECONDS_PER_EXAMPLE = 7.98
 METRICS = ["comprehensiveness", "sufficiency", "loo_correlation"]

@@ -30,7 +30,7 @@ def load_average() -> str:
 
 def measure(name: str) -> dict:
     """Build ``name`` in the current cache root and return its card plus the targets check."""
-    from xaibench import registry, zoo  # noqa: F401  (zoo registers the built-in models)
+    from xaibench.core import registry
 
     model = registry.models.create(name)
     if model.is_built():
@@ -75,7 +75,8 @@ def main(argv=None) -> int:
 
     cache = args.keep or tempfile.mkdtemp(prefix="xaibench-measure-")
     os.environ["XAIBENCH_CACHE"] = cache  # before xaibench reads the cache root
-    from xaibench import registry, zoo  # noqa: F401
+    from xaibench.core import registry  # noqa: F401
+    from xaibench.zoo import recipes  # noqa: F401
 
     names = args.model or registry.models.names()
     cards = []

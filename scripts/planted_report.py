@@ -19,9 +19,9 @@ from dataclasses import asdict
 import numpy as np
 
 import xaibench as xb
-from xaibench import registry
-from xaibench.config import ALL_EXPLAINERS
-from xaibench.planted import COUNTERFACTUAL_FLOOR, counterfactual_check
+from xaibench.core import registry
+from xaibench.harness.config import profile_explainers
+from xaibench.zoo.counterfactual import COUNTERFACTUAL_FLOOR, counterfactual_check
 
 TASKS = {"planted-en": "minilm-planted-en", "planted-zh": "charbert-planted-zh"}
 CONTRAST_TASKS = {"reviews-en": "minilm-reviews-en", "reviews-zh": "charbert-reviews-zh"}
@@ -73,7 +73,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=50, help="test examples per planted task (default 50)")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--explainers", nargs="+", default=ALL_EXPLAINERS)
+    parser.add_argument("--explainers", nargs="+", default=profile_explainers())
     parser.add_argument("--tasks", nargs="*", default=list(TASKS), choices=list(TASKS),
                         help="planted tasks to report (none: only --contrast)")
     parser.add_argument("--contrast", type=int, default=0, metavar="N",

@@ -19,7 +19,7 @@ import time
 import numpy as np
 
 import xaibench as xb
-from xaibench import registry
+from xaibench.core import registry
 
 TASKS = {"minilm-reviews-en": "reviews-en", "charbert-reviews-zh": "reviews-zh"}
 METRICS = (("perturbation_stability", {}), ("topk_intersection", {"k": 3}), ("seed_stability", {}),
@@ -30,7 +30,7 @@ def built_state(name: str) -> tuple[bool | None, str]:
     """(True/False/None = unknown, why) for a built-in model, without triggering its training."""
     xb.list_models()  # registers the built-in recipes
     if name not in registry.models:
-        return False, "not registered in xaibench.zoo yet"
+        return False, "not registered in xaibench.zoo.recipes yet"
     recipe = registry.models.create(name)
     for attr in ("is_built", "built"):
         value = getattr(recipe, attr, None)
@@ -106,9 +106,10 @@ def main(argv: list[str] | None = None) -> int:
             continue
         dataset = TASKS[model_name]
         print(f"{dataset} · {model_name}", file=sys.stderr, flush=True)
-        from xaibench.config import PROFILES
+        from xaibench.harness.config import profile_explainer_settings
 
-        settings = PROFILES["smoke"]["explainers"] if args.settings == "smoke" else {}
+        settings = ({name: profile_explainer_settings("smoke", name) for name in explainers}
+                    if args.settings == "smoke" else {})
         report[model_name] = report_task(model_name, dataset, explainers, args.n, args.seed, settings)
         print_table(model_name, dataset, report[model_name], args.n)
     for line in missing:

@@ -10,11 +10,11 @@ import torch
 
 import xaibench as xb
 from xaibench.datasets.vader_lexicon import vader_lexicon
-from xaibench.metrics.contrast import ContrastHit, contrast_pairs
+from xaibench.metrics.contrast import contrast_pairs
 from xaibench.metrics.contrast_edits import candidate_edits, chinese_antonyms, english_antonyms
-from xaibench.model import Classifier
+from xaibench.modeling.classifier import Classifier
 from xaibench.testing import tiny_classifier
-from xaibench.tokenization import vocab_tokenizer
+from xaibench.modeling.tokenization import vocab_tokenizer
 
 # Class-1 logit = sum of the token weights: "not" outweighs any sentiment word, so negation flips.
 WEIGHTS = {"good": 3.0, "bad": -2.0, "great": 2.0, "terrible": -2.5, "not": -8.0, "the": 0.0, "movie": 0.0,
@@ -104,7 +104,7 @@ def sentiment_sentences(n: int, seed: int) -> list[tuple[str, int]]:
 @pytest.fixture(scope="module")
 def sentiment_model():
     """A tiny BERT trained in a second or two on ``sentiment_sentences``."""
-    from xaibench import engine
+    from xaibench.modeling import engine
 
     model = tiny_classifier(seed=1)
     train = sentiment_sentences(2000, seed=0)
@@ -151,7 +151,7 @@ def test_contrast_hit_with_occlusion_and_its_random_reference(bow):
     assert details["edited"] == "the movie is not good" and details["top_k_units"] == ["not"]
     assert details["edited_units"] == ["not"]
     assert result.random_reference[0] == pytest.approx(1 / 5)  # 1 - C(4, 1) / C(5, 1)
-    assert ContrastHit(k=3).evaluate(bow, attrs[:1]).random_reference[0] == pytest.approx(1 - 4 / 10)
+    assert xb.get_metric("contrast_hit@3").evaluate(bow, attrs[:1]).random_reference[0] == pytest.approx(1 - 4 / 10)
 
 
 def test_contrast_hit_is_nan_where_it_does_not_apply():
@@ -159,10 +159,11 @@ def test_contrast_hit_is_nan_where_it_does_not_apply():
     attrs = xb.get_explainer("random").explain(regression, ["the movie is good"])
     result = xb.get_metric("contrast_hit@3").evaluate(regression, attrs)
     assert np.isnan(result.values).all() and "classifier" in result.notes[0]
-    with pytest.raises(TypeError, match="fixes k=3"):
-        xb.get_metric("contrast_hit@3", k=5)
-    with pytest.raises(ValueError, match="k must be a positive integer"):
-        ContrastHit(k=0)
+    with pytest.raises(TypeError, match="unexpected keyword argument 'k'"):
+        xb.get_metric("contrast_hit@3", k=5)  # k is part of the name
+    with pytest.raises(ValueError, match="max_candidates must be a positive integer"):
+        xb.get_metric("contrast_hit@3", max_candidates=0)
+    assert xb.get_metric("contrast_hit@3", max_candidates=4).params() == {"max_candidates": 4}
 
 
 def test_external_attributions_cannot_be_re_explained(bow):

@@ -1,7 +1,7 @@
 import pytest
 
 import xaibench as xb
-from xaibench.errors import DataValidationError
+from xaibench.core.errors import DataValidationError
 
 
 @pytest.mark.parametrize("name, min_test", [("reviews-en", 1000), ("reviews-zh", 2000)])

@@ -4,8 +4,7 @@ import pytest
 import torch
 
 import xaibench as xb
-from xaibench.device_comparison import PARITY_RTOL, device_markdown, device_table
-from xaibench.session import attribution_to_dict
+from xaibench.report.devices import PARITY_RTOL, device_markdown, device_table
 from xaibench.testing import tiny_classifier
 
 TEXTS = ["the battery is great", "terrible screen, broke fast", "好评 很快 收到", "ok"]
@@ -15,7 +14,7 @@ def _rows(model, device_label: str, names=("occlusion", "saliency")):
     rows = []
     for name in names:
         for i, a in enumerate(xb.get_explainer(name).explain(model, TEXTS)):
-            row = attribution_to_dict(a)  # the way BenchmarkSession stores it
+            row = a.to_dict()  # the way BenchmarkSession stores it
             row["explainer_params"] = row.pop("explainer")
             rows.append({"dataset": "d", "model": "tiny", "explainer": name, "device": device_label,
                          "example_id": str(i), **row})

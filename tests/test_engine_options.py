@@ -19,15 +19,14 @@ import pytest
 import torch
 
 import xaibench as xb
-from xaibench import registry
-from xaibench.api import _load_plugins
-from xaibench.config import RunConfig, Task, read_pyproject_options, resolve
-from xaibench.errors import OptionError
-from xaibench.loading import folder_fingerprint, from_folder
-from xaibench.model import Classifier
-from xaibench.session import BenchmarkSession
+from xaibench.core import registry
+from xaibench.harness.config import RunConfig, Task, read_pyproject_options, resolve
+from xaibench.core.errors import OptionError
+from xaibench.modeling.loading import folder_fingerprint, from_folder
+from xaibench.modeling.classifier import Classifier
+from xaibench.harness.session import BenchmarkSession
 from xaibench.testing import tiny_classifier
-from xaibench.threads import WORKER_COUNT_VARIABLE, effective_threads
+from xaibench.modeling.threads import WORKER_COUNT_VARIABLE, effective_threads
 
 ROOT = Path(__file__).resolve().parents[1]
 TEXTS = ["the product is very good !", "awful delivery , never again", "质量很好，物流快", "ok"]
@@ -138,7 +137,7 @@ def restore_threads():
 
 
 def _apply(tmp_path, pyproject: str | None, **options):
-    from xaibench.plugin import _apply_thread_option
+    from xaibench.harness.plugin import _apply_thread_option
 
     if pyproject is not None:
         (tmp_path / "pyproject.toml").write_text(pyproject, encoding="utf-8")
@@ -214,7 +213,7 @@ def test_the_session_loads_models_with_the_run_options(monkeypatch):
         seen.update(kwargs)
         return _quiet(**{k: kwargs[k] for k in ("dtype", "compile") if k in kwargs})
 
-    monkeypatch.setattr("xaibench.loading.load_model", fake_load_model)
+    monkeypatch.setattr("xaibench.modeling.loading.load_model", fake_load_model)
     config = RunConfig(tasks=[Task("reviews-en", "tiny")], explainers={"random": {}}, dtype="bfloat16")
     session = BenchmarkSession(config)
     model = session.model("tiny")
@@ -252,7 +251,6 @@ def test_bfloat16_probabilities_are_close_to_float32(tiny_model, bf16_model):
 
 
 def test_every_explainer_gives_finite_scores_on_a_bfloat16_model(bf16_model):
-    _load_plugins()
     names = registry.explainers.names()
     assert len(names) >= 9
     for name in names:
@@ -332,7 +330,6 @@ def test_cuda_dtype_and_compile_match_float32(options, atol):
     texts = TEXTS * 8 + [" ".join(["good"] * n) for n in range(1, 40)]  # several shapes (dynamic=True)
     diff = np.abs(model.predict_proba(texts) - reference.predict_proba(texts)).max()
     assert diff <= atol, diff
-    _load_plugins()
     for name in registry.explainers.names():
         for a in xb.get_explainer(name, **CHEAP.get(name, {})).explain(model, TEXTS):
             assert len(a.scores) == len(a.units) and np.all(np.isfinite(a.scores)), (name, a.text)

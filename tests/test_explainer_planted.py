@@ -13,7 +13,7 @@ import pytest
 import torch
 
 import xaibench as xb
-from xaibench import engine
+from xaibench.modeling import engine
 from xaibench.testing import tiny_classifier
 
 FILLER = ("the a this that it is was and but very movie film book phone product price delivery "

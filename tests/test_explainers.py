@@ -9,7 +9,7 @@ import torch
 
 import xaibench as xb
 from xaibench.testing import tiny_classifier
-from xaibench.units import remove_units
+from xaibench.core.units import remove_units
 
 ALL = ["attention", "attention_rollout", "grad_x_input", "integrated_gradients", "lime", "occlusion",
        "random", "saliency", "shap"]
@@ -219,7 +219,7 @@ def test_lime_records_its_local_fit(model):
 def test_gradient_explainers_match_captum(model):
     from captum.attr import LayerGradientXActivation
 
-    from xaibench import engine
+    from xaibench.modeling import engine
     from xaibench.explainers._gradients import units_from_tokens
 
     texts, targets = TEXTS[:3], [1, 0, 1]

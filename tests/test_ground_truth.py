@@ -7,14 +7,14 @@ import pytest
 import torch
 
 import xaibench as xb
-from xaibench import engine
-from xaibench.config import RunConfig, Task
+from xaibench.modeling import engine
+from xaibench.harness.config import RunConfig, Task
 from xaibench.datasets.planted import CAUSES, remove_cause, swap_cause
-from xaibench.planted import counterfactual_check
-from xaibench.records import Example
-from xaibench.references import with_references
+from xaibench.zoo.counterfactual import counterfactual_check
+from xaibench.core.records import Example
+from xaibench.core.references import with_references
 from xaibench.testing import tiny_classifier
-from xaibench.units import split_units
+from xaibench.core.units import split_units
 
 
 def scored(model, text, scores, cause=None, rationale=()):
@@ -87,18 +87,20 @@ def test_planted_examples_carry_their_cause_and_keep_the_source_split(name, sour
 
 
 def test_builtin_planted_models_and_tasks_are_registered():
-    from xaibench import registry, zoo
-    from xaibench.config import BUILTIN_TASKS, PROFILES
+    from xaibench.core import registry
+    from xaibench.zoo import builds, recipes
+    from xaibench.harness.config import builtin_tasks, profile_datasets, profile_metrics
 
-    assert BUILTIN_TASKS["planted-en"] == "minilm-planted-en" and BUILTIN_TASKS["planted-zh"] == "charbert-planted-zh"
+    tasks = builtin_tasks()
+    assert tasks["planted-en"] == "minilm-planted-en" and tasks["planted-zh"] == "charbert-planted-zh"
     for profile in ("quick", "full"):
-        assert {"planted-en", "planted-zh"} <= set(PROFILES[profile]["datasets"])
-        assert {"ground_truth_top1", "ground_truth_rank", "contrast_hit@3"} <= set(PROFILES[profile]["metrics"])
-    assert "planted-en" not in PROFILES["smoke"]["datasets"] and "metrics" not in PROFILES["smoke"]
-    recipes = {"minilm-planted-en": zoo.MINILM_PLANTED_EN, "charbert-planted-zh": zoo.CHARBERT_PLANTED_ZH}
+        assert {"planted-en", "planted-zh"} <= set(profile_datasets(profile))
+        assert {"ground_truth_top1", "ground_truth_rank", "contrast_hit@3"} <= set(profile_metrics(profile))
+    assert "planted-en" not in profile_datasets("smoke") and "ground_truth_top1" not in profile_metrics("smoke")
+    recipes = {"minilm-planted-en": recipes.MINILM_PLANTED_EN, "charbert-planted-zh": recipes.CHARBERT_PLANTED_ZH}
     for name, recipe in recipes.items():
         model = registry.models.create(name)
-        assert model.recipe == recipe and model.recipe["dataset"] in BUILTIN_TASKS
+        assert model.recipe == recipe and model.recipe["dataset"] in tasks
         assert model.targets["counterfactual_accuracy"] >= 0.95 and model.targets["train_seconds"] <= 180
 
 
@@ -152,8 +154,8 @@ def test_occlusion_finds_the_cause_and_random_does_not(planted_en):
 
 
 def test_session_attaches_the_ground_truth_and_leaves_other_tasks_nan(planted_en, tmp_path):
-    from xaibench.cache import ResultCache
-    from xaibench.session import BenchmarkSession
+    from xaibench.harness.cache import ResultCache
+    from xaibench.harness.session import BenchmarkSession
 
     model, _ = planted_en
     config = RunConfig(profile="quick", tasks=[Task("planted-en", "tiny"), Task("reviews-en", "tiny")],

@@ -6,12 +6,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from xaibench.cache import ResultCache
-from xaibench.compare import compare
-from xaibench.config import RunConfig, Task, resolve
-from xaibench.errors import OptionError
-from xaibench.results import write_run
-from xaibench.session import BenchmarkSession
+from xaibench.harness.cache import ResultCache
+from xaibench.report.compare import compare
+from xaibench.harness.config import RunConfig, Task, resolve
+from xaibench.core.errors import OptionError
+from xaibench.report.writer import write_run
+from xaibench.harness.session import BenchmarkSession
 
 METRICS = ["comprehensiveness", "sufficiency", "deletion_auc", "insertion_auc"]
 

@@ -1,11 +1,11 @@
-"""The last layer's first-token shortcut (xaibench.last_layer): same logits and gradients as the
+"""The last layer's first-token shortcut (xaibench.modeling.last_layer): same logits and gradients as the
 full forward, installed only where it is verified, never used for the attention explainers."""
 import numpy as np
 import pytest
 import torch
 
 import xaibench as xb
-from xaibench import last_layer
+from xaibench.modeling import last_layer
 from xaibench.testing import tiny_classifier
 
 TEXTS = ["the product is great and the delivery was fast", "bad quality , never buy again",
@@ -59,8 +59,8 @@ def test_not_installed_when_the_probe_disagrees(monkeypatch):
 def test_not_installed_for_unsupported_architectures():
     from transformers import DistilBertConfig, DistilBertForSequenceClassification
 
-    from xaibench.model import Classifier
-    from xaibench.tokenization import vocab_tokenizer
+    from xaibench.modeling.classifier import Classifier
+    from xaibench.modeling.tokenization import vocab_tokenizer
 
     tokenizer = vocab_tokenizer("the a good bad product".split())
     config = DistilBertConfig(vocab_size=len(tokenizer.get_vocab()), dim=32, n_layers=1, n_heads=2, hidden_dim=64,

@@ -10,15 +10,15 @@ import pytest
 import torch
 
 import xaibench as xb
-from xaibench import scoring
+from xaibench.metrics import evaluation as scoring
 from xaibench.api import attribution_from_scores
 from xaibench.metrics.base import ExampleScore, Metric, MetricResult, Request
 from xaibench.metrics.loo import kendall_tau_b
 from xaibench.metrics.removal import top_k_count, unit_orderings
-from xaibench.model import Classifier
-from xaibench.scoring import evaluate_metrics
-from xaibench.tokenization import vocab_tokenizer
-from xaibench.units import keep_units, remove_units
+from xaibench.modeling.classifier import Classifier
+from xaibench.metrics.evaluation import evaluate_metrics
+from xaibench.modeling.tokenization import vocab_tokenizer
+from xaibench.core.units import keep_units, remove_units
 
 FOUR = ("comprehensiveness", "sufficiency", "deletion_auc", "insertion_auc")
 ALL = (*FOUR, "loo_correlation")
@@ -301,7 +301,8 @@ def test_matches_outside_recomputation_on_a_small_transformer():
 def test_registry_params_and_interface(bow):
     assert set(ALL) <= set(xb.list_metrics())
     m = xb.get_metric("deletion_auc", mode="mask", fractions=[0.0, 0.5, 1.0], n_random=2, seed=3)
-    assert m.params() == {"mode": "mask", "fractions": [0.0, 0.5, 1.0], "n_random": 2, "seed": 3}
+    # Parameters are read back from the instance, validated and normalised (a list becomes a tuple).
+    assert m.params() == {"mode": "mask", "fractions": (0.0, 0.5, 1.0), "n_random": 2, "seed": 3}
     assert xb.get_metric("comprehensiveness").params()["fractions"] == (0.01, 0.05, 0.1, 0.2, 0.5)
     assert [xb.get_metric(n).higher_is_better for n in ALL] == [True, False, False, True, True]
     for n in ALL:

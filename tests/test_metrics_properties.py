@@ -16,9 +16,9 @@ from hypothesis import strategies as st
 
 import xaibench as xb
 from xaibench.api import attribution_from_scores
-from xaibench.model import Classifier
-from xaibench.scoring import evaluate_metrics
-from xaibench.tokenization import vocab_tokenizer
+from xaibench.modeling.classifier import Classifier
+from xaibench.metrics.evaluation import evaluate_metrics
+from xaibench.modeling.tokenization import vocab_tokenizer
 
 WORDS = ("alpha", "beta", "gamma", "delta", "eps", "zeta", "eta", "theta", "iota", "kappa", "好", "差")
 NAMES = ("comprehensiveness", "sufficiency", "deletion_auc", "insertion_auc", "loo_correlation")

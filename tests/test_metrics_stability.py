@@ -8,7 +8,7 @@ import pytest
 import torch
 
 import xaibench as xb
-from xaibench.engine import pad_batch
+from xaibench.modeling.engine import pad_batch
 from xaibench.metrics.randomization import cascade, layer_stages, randomized_copy
 from xaibench.testing import tiny_classifier
 

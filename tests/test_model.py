@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from xaibench.engine import plan_batches
+from xaibench.modeling.engine import plan_batches
 
 
 def test_predict_proba_batched_equals_one_at_a_time(tiny_model):
@@ -83,7 +83,7 @@ def test_plan_batches_respects_budget_and_covers_all():
 def test_cuda_request_without_gpu_is_a_clear_error():
     import torch
 
-    from xaibench.model import resolve_device
+    from xaibench.modeling.classifier import resolve_device
 
     if torch.cuda.is_available():
         pytest.skip("a GPU is present")

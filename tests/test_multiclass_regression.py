@@ -20,12 +20,12 @@ import pytest
 import torch
 
 import xaibench as xb
-from xaibench import engine
-from xaibench.errors import DataValidationError
-from xaibench.model import Classifier
-from xaibench.scoring import evaluate_metrics
+from xaibench.modeling import engine
+from xaibench.core.errors import DataValidationError
+from xaibench.modeling.classifier import Classifier
+from xaibench.metrics.evaluation import evaluate_metrics
 from xaibench.testing import tiny_classifier
-from xaibench.tokenization import vocab_tokenizer
+from xaibench.modeling.tokenization import vocab_tokenizer
 
 FILLER = ("the a this that it is was and but very movie film book phone product price delivery "
           "quality works really would buy again we they you").split()
@@ -326,7 +326,7 @@ def test_user_file_must_match_the_model_task(tmp_path):
 
 
 def test_run_options_check_a_target_file_against_a_builtin_classifier(tmp_path):
-    from xaibench.config import resolve
+    from xaibench.harness.config import resolve
 
     ratings = tmp_path / "ratings.csv"
     ratings.write_text("text,target\ngood,2.0\n", encoding="utf-8")
@@ -353,15 +353,16 @@ def test_user_labels_with_more_than_two_classes(tmp_path):
 
 # ---- built-in models, tasks and training -------------------------------------------------------
 def test_builtin_regression_and_three_class_models_and_tasks():
-    from xaibench import registry, zoo
-    from xaibench.config import BUILTIN_TASKS, PROFILES
-    from xaibench.loading import model_labels, model_task_type
+    from xaibench.core import registry
+    from xaibench.zoo import builds, recipes
+    from xaibench.harness.config import builtin_tasks, profile_datasets
+    from xaibench.modeling.loading import model_labels, model_task_type
 
-    assert BUILTIN_TASKS["ratings-en"] == "minilm-ratings-en"
-    assert BUILTIN_TASKS["sentiment3-en"] == "minilm-sentiment3-en"
+    assert builtin_tasks()["ratings-en"] == "minilm-ratings-en"
+    assert builtin_tasks()["sentiment3-en"] == "minilm-sentiment3-en"
     for profile in ("quick", "full"):
-        assert {"ratings-en", "sentiment3-en"} <= set(PROFILES[profile]["datasets"])
-    assert PROFILES["smoke"]["datasets"] == ["reviews-en", "reviews-zh"]  # CI time stays flat
+        assert {"ratings-en", "sentiment3-en"} <= set(profile_datasets(profile))
+    assert profile_datasets("smoke") == ["reviews-en", "reviews-zh"]  # CI time stays flat
     ratings, three = registry.models.create("minilm-ratings-en"), registry.models.create("minilm-sentiment3-en")
     assert ratings.task_type == "regression" and ratings.recipe["dataset"] == "ratings-en"
     assert three.labels == xb.load_dataset("sentiment3-en", split="test", n=1).label_names
@@ -369,14 +370,14 @@ def test_builtin_regression_and_three_class_models_and_tasks():
     assert model_labels("minilm-sentiment3-en") == ["negative", "neutral", "positive"]
     assert ratings.targets["test_pearson_r"] >= 0.75 and three.targets["test_accuracy"] >= 0.70
     assert max(ratings.targets["train_seconds"], three.targets["train_seconds"]) <= 300
-    for recipe in (zoo.MINILM_RATINGS_EN, zoo.MINILM_SENTIMENT3_EN):
+    for recipe in (recipes.MINILM_RATINGS_EN, recipes.MINILM_SENTIMENT3_EN):
         assert json.loads(json.dumps(recipe)) == recipe and recipe["split"] == "train"
     # The binary recipes keep their keys (no "task_type"/"labels" fields): cached models stay valid.
-    assert "task_type" not in zoo.MINILM_REVIEWS_EN and "labels" not in zoo.CHARBERT_REVIEWS_ZH
+    assert "task_type" not in recipes.MINILM_REVIEWS_EN and "labels" not in recipes.CHARBERT_REVIEWS_ZH
 
 
 def test_training_loop_fits_float_targets_with_mse_reproducibly():
-    from xaibench.training import train_classifier
+    from xaibench.zoo.training import train_classifier
 
     def run():
         model = tiny_classifier(regression=True, hidden=16, layers=1, seed=0)
@@ -398,8 +399,8 @@ def test_training_loop_fits_float_targets_with_mse_reproducibly():
 
 
 def test_unstandardised_head_predicts_in_target_units(tmp_path):
-    from xaibench.loading import from_folder
-    from xaibench.zoo import unstandardise_head
+    from xaibench.modeling.loading import from_folder
+    from xaibench.zoo.builds import unstandardise_head
 
     model = tiny_classifier(regression=True, hidden=16, layers=1, seed=1)
     texts = ["good product", "awful delivery"]
@@ -415,7 +416,7 @@ def test_unstandardised_head_predicts_in_target_units(tmp_path):
 
 
 def test_quality_measures_by_hand():
-    from xaibench.quality import classification_quality, regression_quality
+    from xaibench.zoo.model_card import classification_quality, regression_quality
 
     q = classification_quality([0, 1, 2, 2], [0, 2, 2, 2], 3)
     # F1: class 0 = 1, class 1 = 0 (never predicted), class 2 = 2*2/(2+3) = 0.8
@@ -427,7 +428,7 @@ def test_quality_measures_by_hand():
 
 # ---- tables and pictures -----------------------------------------------------------------------
 def test_tables_group_results_by_task_type():
-    from xaibench import reporting
+    from xaibench.report import tables as reporting
 
     rows = []
     for dataset, model, kind in (("ratings-en", "minilm-ratings-en", "regression"),
@@ -446,7 +447,7 @@ def test_tables_group_results_by_task_type():
 
 
 def test_explained_quantity_names():
-    from xaibench.quantity import quantity_name, shared_quantity, task_quantities
+    from xaibench.report.quantities import quantity_name, shared_quantity, task_quantities
 
     assert quantity_name("prob", "neutral") == "p(neutral)"
     assert quantity_name("logit", "neutral") == "logit(neutral)"
@@ -471,7 +472,7 @@ def test_plots_name_the_explained_quantity(linear, tiny_three_class):
 def test_curve_figure_axis_names_the_quantity(tmp_path, monkeypatch):
     from matplotlib.axes import Axes
 
-    from xaibench import figures
+    from xaibench.report import figures
 
     labels = []
     monkeypatch.setattr(Axes, "set_ylabel", lambda self, text, *a, **k: labels.append(text))

@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 import torch
 
-from xaibench.model import Classifier
-from xaibench.perturbations import (
+from xaibench.modeling.classifier import Classifier
+from xaibench.metrics.label_preserving import (
     OPERATORS, align_units, alignment_key, detect_language, label_preserving, propose,
 )
-from xaibench.tokenization import vocab_tokenizer
-from xaibench.units import split_units
+from xaibench.modeling.tokenization import vocab_tokenizer
+from xaibench.core.units import split_units
 
 EN = [
     "The delivery was slow but the quality is excellent.",

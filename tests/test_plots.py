@@ -9,7 +9,7 @@ import pytest
 import torch
 
 import xaibench as xb
-from xaibench import plots
+from xaibench.report import explanation_plots as plots
 from xaibench.testing import tiny_classifier
 
 

@@ -18,15 +18,15 @@ import pandas as pd
 import pytest
 import torch
 
-from xaibench.cache import ResultCache
-from xaibench.config import RunConfig, Task, resolve
+from xaibench.harness.cache import ResultCache
+from xaibench.harness.config import RunConfig, Task, resolve
 from xaibench.datasets.base import Dataset
 from xaibench.datasets.user_file import read_user_file
-from xaibench.errors import DataValidationError, OptionError
-from xaibench.records import Example
-from xaibench.registry import UnknownNameError
-from xaibench.results import write_run
-from xaibench.session import BenchmarkSession
+from xaibench.core.errors import DataValidationError, OptionError
+from xaibench.core.records import Example
+from xaibench.core.registry import UnknownNameError
+from xaibench.report.writer import write_run
+from xaibench.harness.session import BenchmarkSession
 
 ROOT = Path(__file__).resolve().parents[1]
 CLASSES = ["negative", "positive"]
@@ -335,7 +335,7 @@ class _OutOfMemoryAbove(torch.nn.Module):
 
 
 def test_out_of_memory_halves_the_token_budget_and_retries():
-    from xaibench.scoring import forward_inputs
+    from xaibench.metrics.evaluation import forward_inputs
     from xaibench.testing import tiny_classifier
 
     model = tiny_classifier(num_labels=2, seed=0)
@@ -490,7 +490,7 @@ def test_no_pickle_and_no_remote_code_in_the_sources():
 def test_remote_code_runs_only_when_asked(monkeypatch, tmp_path):
     import transformers
 
-    from xaibench.loading import load_model, model_labels
+    from xaibench.modeling.loading import load_model, model_labels
 
     seen = []
 
@@ -543,7 +543,7 @@ def test_user_text_is_escaped_in_every_report(tiny_model, tmp_path, monkeypatch)
 
 
 def test_rerun_into_the_same_out_folder_replaces_the_run_but_keeps_the_scaling_sweep(tmp_path):
-    from xaibench.results import _publish
+    from xaibench.report.writer import _publish
 
     final, staging = tmp_path / "out", tmp_path / "staging"
     (final / "scaling").mkdir(parents=True)
@@ -562,7 +562,7 @@ def test_rerun_into_the_same_out_folder_replaces_the_run_but_keeps_the_scaling_s
 def test_a_scaling_sweep_in_the_out_folder_goes_into_the_report(tmp_path):
     import pandas as pd
 
-    from xaibench.results import _scaling_sweep
+    from xaibench.report.writer import _scaling_sweep
 
     assert _scaling_sweep(tmp_path / "scaling") == ([], [])
     folder = tmp_path / "scaling"

@@ -68,9 +68,9 @@ def _values(out: Path) -> pd.DataFrame:
 def reference(task_files, tmp_path_factory) -> pd.DataFrame:
     """The uninterrupted serial run, in process: the same options through the same resolve() and
     BenchmarkSession the plugin uses, with a cache of its own."""
-    from xaibench.cache import ResultCache
-    from xaibench.config import resolve
-    from xaibench.session import BenchmarkSession
+    from xaibench.harness.cache import ResultCache
+    from xaibench.harness.config import resolve
+    from xaibench.harness.session import BenchmarkSession
 
     files, cache = task_files, tmp_path_factory.mktemp("reference-cache")
     config = resolve({"model": str(files / "model"), "dataset": str(files / "reviews.csv"), "n": "all",

@@ -1,4 +1,4 @@
-"""Work shared across explainers and metrics (xaibench.sharing) and the engine's batch planner.
+"""Work shared across explainers and metrics (xaibench.modeling.sharing) and the engine's batch planner.
 
 Checked: the planner covers every input once within the budget and beats plain longest-first
 packing under its own cost model; shared tables serve identical inputs without running the model,
@@ -11,8 +11,8 @@ import pytest
 import torch
 
 import xaibench as xb
-from xaibench import engine
-from xaibench.sharing import SharedComputations
+from xaibench.modeling import engine
+from xaibench.modeling.sharing import SharedComputations
 
 TEXTS = ["the product is great and the delivery was fast", "bad quality , never buy again",
          "质量很好，物流也快！", "i love this phone", "the movie was not good", "ok"]
@@ -170,10 +170,10 @@ def test_integrated_gradients_variants_share_the_path_and_match_captum(tiny_mode
 def test_session_shares_work_across_cells_and_costs_stay_per_method(tmp_path, monkeypatch):
     """Two cells of one task: the second serves its f(x), leave-one-out and random-ordering inputs
     from the chunk's shared table; values equal a run without sharing, costs are unchanged."""
-    from xaibench import session as session_module
-    from xaibench.cache import ResultCache
-    from xaibench.config import resolve
-    from xaibench.session import BenchmarkSession
+    from xaibench.harness import session as session_module
+    from xaibench.harness.cache import ResultCache
+    from xaibench.harness.config import resolve
+    from xaibench.harness.session import BenchmarkSession
     from xaibench.testing import tiny_classifier
 
     folder = tmp_path / "model"
@@ -208,7 +208,7 @@ def test_session_shares_work_across_cells_and_costs_stay_per_method(tmp_path, mo
 
 
 def test_gradient_store_is_bounded_in_bytes():
-    from xaibench.sharing import GradientStore
+    from xaibench.modeling.sharing import GradientStore
 
     store = GradientStore(max_bytes=3 * 800)
     for i in range(5):

@@ -1,6 +1,6 @@
 import pytest
 
-from xaibench.units import keep_units, remove_units, split_units
+from xaibench.core.units import keep_units, remove_units, split_units
 
 
 def texts(s):

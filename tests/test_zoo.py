@@ -10,9 +10,10 @@ import numpy as np
 import pytest
 import torch
 
-from xaibench import registry, zoo
+from xaibench.core import registry
+from xaibench.zoo import builds, recipes
 from xaibench.testing import tiny_classifier
-from xaibench.training import bucketed_batches, linear_warmup_decay, train_classifier
+from xaibench.zoo.training import bucketed_batches, linear_warmup_decay, train_classifier
 
 BUILTIN_NAMES = ["charbert-reviews-zh", "minilm-reviews-en"]
 
@@ -35,30 +36,30 @@ def fake_builder(calls: list):
 # ---- recipes and keys -------------------------------------------------------------------------
 def test_recipe_key_is_a_stable_sha256_prefix():
     # Golden value: a change here silently orphans every cached model, so it must be deliberate.
-    assert zoo.recipe_key({"a": 1, "b": [1, 2]}) == "8baa73198470"
-    assert zoo.recipe_key({"b": [1, 2], "a": 1}) == "8baa73198470"  # key order does not matter
-    key = zoo.recipe_key(zoo.MINILM_REVIEWS_EN)
+    assert builds.recipe_key({"a": 1, "b": [1, 2]}) == "8baa73198470"
+    assert builds.recipe_key({"b": [1, 2], "a": 1}) == "8baa73198470"  # key order does not matter
+    key = builds.recipe_key(recipes.MINILM_REVIEWS_EN)
     assert len(key) == 12 and int(key, 16) >= 0
-    assert key == zoo.recipe_key(copy.deepcopy(zoo.MINILM_REVIEWS_EN))
+    assert key == builds.recipe_key(copy.deepcopy(recipes.MINILM_REVIEWS_EN))
 
 
-@pytest.mark.parametrize("recipe", [zoo.MINILM_REVIEWS_EN, zoo.CHARBERT_REVIEWS_ZH], ids=["en", "zh"])
+@pytest.mark.parametrize("recipe", [recipes.MINILM_REVIEWS_EN, recipes.CHARBERT_REVIEWS_ZH], ids=["en", "zh"])
 def test_recipe_key_changes_with_every_field(recipe):
-    base = zoo.recipe_key(recipe)
+    base = builds.recipe_key(recipe)
     for field in recipe:
         changed = copy.deepcopy(recipe)
         changed[field] = "something else"
-        assert zoo.recipe_key(changed) != base, field
+        assert builds.recipe_key(changed) != base, field
     if "architecture" in recipe:
         changed = copy.deepcopy(recipe)
         changed["architecture"]["num_hidden_layers"] += 1
-        assert zoo.recipe_key(changed) != base
+        assert builds.recipe_key(changed) != base
 
 
 def test_recipes_are_json_plain_and_versioned():
-    for recipe in (zoo.MINILM_REVIEWS_EN, zoo.CHARBERT_REVIEWS_ZH):
+    for recipe in (recipes.MINILM_REVIEWS_EN, recipes.CHARBERT_REVIEWS_ZH):
         assert json.loads(json.dumps(recipe)) == recipe
-        assert recipe["recipe_version"] == zoo.RECIPE_VERSION
+        assert recipe["recipe_version"] == recipes.RECIPE_VERSION
         assert recipe["split"] == "train"
 
 
@@ -67,22 +68,22 @@ def test_builtin_models_are_registered_with_their_recipe_and_key(cache):
     for name in BUILTIN_NAMES:
         model = registry.models.create(name)
         assert model.name == name
-        assert model.key == zoo.recipe_key(model.recipe)
+        assert model.key == builds.recipe_key(model.recipe)
         assert model.folder == cache / "models" / f"{name}-{model.key}"
         assert model.targets["test_accuracy"] >= 0.85
     # Each call hands out its own recipe copy: editing one cannot change the registered recipe.
     registry.models.create("minilm-reviews-en").recipe["lr"] = 1.0
-    assert registry.models.create("minilm-reviews-en").recipe["lr"] == zoo.MINILM_REVIEWS_EN["lr"]
+    assert registry.models.create("minilm-reviews-en").recipe["lr"] == recipes.MINILM_REVIEWS_EN["lr"]
 
 
 # ---- cache layout and atomic publish ----------------------------------------------------------
 def test_ensure_built_publishes_once_with_a_card(cache):
     calls = []
-    model = zoo.BuiltinModel("fake", {"recipe_version": 1, "seed": 0}, fake_builder(calls))
+    model = builds.BuiltinModel("fake", {"recipe_version": 1, "seed": 0}, fake_builder(calls))
     folder = model.ensure_built(progress=False)
     assert folder == cache / "models" / f"fake-{model.key}"
     assert (folder / "config.json").is_file()
-    card = json.loads((folder / zoo.CARD_FILE).read_text())
+    card = json.loads((folder / builds.CARD_FILE).read_text())
     assert card["name"] == "fake" and card["key"] == model.key and card["recipe"] == model.recipe
     assert card["accuracy"] == {"test": 0.9} and "build_seconds" in card
     assert model.ensure_built(progress=False) == folder
@@ -96,20 +97,20 @@ def test_interrupted_build_leaves_no_model_and_no_staging(cache):
         (folder / "half.bin").write_bytes(b"x")
         raise KeyboardInterrupt
 
-    model = zoo.BuiltinModel("broken", {"seed": 0}, broken)
+    model = builds.BuiltinModel("broken", {"seed": 0}, broken)
     with pytest.raises(KeyboardInterrupt):
         model.ensure_built(progress=False)
     assert not model.folder.exists() and not model.is_built()
     assert [p for p in (cache / "models").iterdir() if p.is_dir()] == []
     calls = []
-    fixed = zoo.BuiltinModel("broken", {"seed": 0}, fake_builder(calls))
+    fixed = builds.BuiltinModel("broken", {"seed": 0}, fake_builder(calls))
     assert fixed.ensure_built(progress=False).is_dir() and len(calls) == 1
 
 
 def test_changed_recipe_builds_a_new_folder(cache):
     calls = []
-    first = zoo.BuiltinModel("fake", {"seed": 0}, fake_builder(calls)).ensure_built(progress=False)
-    second = zoo.BuiltinModel("fake", {"seed": 1}, fake_builder(calls)).ensure_built(progress=False)
+    first = builds.BuiltinModel("fake", {"seed": 0}, fake_builder(calls)).ensure_built(progress=False)
+    second = builds.BuiltinModel("fake", {"seed": 1}, fake_builder(calls)).ensure_built(progress=False)
     assert first != second and first.is_dir() and second.is_dir() and len(calls) == 2
 
 

@@ -1,50 +1,66 @@
-"""Registry front doors: ``get_*``/``list_*`` and ``attribution_from_scores``."""
+"""Front doors: ``get_*``/``list_*``, ``evaluate`` and ``attribution_from_scores``.
+
+Registries discover their members on first use (``xaibench.core.registry``), so nothing here
+imports the component packages.
+"""
 from __future__ import annotations
+
+from typing import Sequence
 
 import numpy as np
 
-from . import registry
-from .records import Attribution
-
-
-def _load_plugins() -> None:
-    # Importing the packages registers their members.
-    import xaibench.datasets  # noqa: F401
-    import xaibench.explainers  # noqa: F401
-    import xaibench.metrics  # noqa: F401
-    import xaibench.zoo  # noqa: F401
+from xaibench.core import registry
+from xaibench.core.records import Attribution
 
 
 def get_explainer(name: str, **params):
     """An explainer by registry name; ``params`` are its constructor keyword arguments."""
-    _load_plugins()
     return registry.explainers.create(name, **params)
 
 
 def get_metric(name: str, **params):
     """A metric by registry name; ``params`` are its constructor keyword arguments."""
-    _load_plugins()
     return registry.metrics.create(name, **params)
 
 
 def list_explainers() -> list[str]:
-    _load_plugins()
     return registry.explainers.names()
 
 
 def list_metrics() -> list[str]:
-    _load_plugins()
     return registry.metrics.names()
 
 
 def list_models() -> list[str]:
-    _load_plugins()
     return registry.models.names()
 
 
 def list_datasets() -> list[str]:
-    _load_plugins()
     return registry.datasets.names()
+
+
+def evaluate(model, attributions: Sequence[Attribution], metrics: Sequence = ("comprehensiveness", "sufficiency",
+             "deletion_auc", "insertion_auc"), chunk_size: int | None = None, progress: bool = False) -> dict:
+    """Score ``attributions`` with several metrics in one joint pass; what the benchmark does per chunk.
+
+    ``metrics``: names (``xb.list_metrics()``) or ``Metric`` instances (``xb.get_metric(name,
+    **params)``); default the four removal metrics. Every model input the metrics need (f(x), each
+    removal, each random-ordering reference) is collected across metrics and examples,
+    de-duplicated and run through the batched engine once per chunk of ``chunk_size`` examples, so
+    inputs two metrics share are evaluated once (calling ``metric.score`` per metric evaluates
+    them again).
+
+    Returns ``{name: MetricResult}`` in the order given; each result holds ``values`` (one float
+    per attribution, NaN where undefined, ``notes`` say why), ``random_reference`` (the same
+    metric under random unit orderings, or None), ``curves`` and ``higher_is_better``.
+    """
+    from xaibench.metrics.evaluation import DEFAULT_CHUNK_SIZE, evaluate_metrics
+
+    if isinstance(metrics, str):
+        metrics = [metrics]
+    built = [get_metric(m) if isinstance(m, str) else m for m in metrics]
+    return evaluate_metrics(model, built, list(attributions), progress=progress,
+                            chunk_size=DEFAULT_CHUNK_SIZE if chunk_size is None else chunk_size)
 
 
 def attribution_from_scores(model, text: str, scores, target: int | None = None, output: str | None = None,

@@ -12,7 +12,7 @@ from typing import Sequence
 
 
 def _prepare(args: argparse.Namespace) -> int:
-    from . import registry, zoo  # noqa: F401  (zoo registers the built-in models)
+    from xaibench.core import registry
 
     names = args.model or registry.models.names()
     for name in names:
@@ -41,7 +41,7 @@ def format_card(name: str, folder, card: dict) -> str:
 
 
 def _list(args: argparse.Namespace) -> int:
-    from . import api
+    from xaibench import api
 
     groups = {"models": api.list_models, "datasets": api.list_datasets,
               "explainers": api.list_explainers, "metrics": api.list_metrics}

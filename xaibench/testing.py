@@ -5,8 +5,8 @@ from typing import Sequence
 
 import torch
 
-from .model import Classifier
-from .tokenization import vocab_tokenizer
+from xaibench.modeling.classifier import Classifier
+from xaibench.modeling.tokenization import vocab_tokenizer
 
 DEFAULT_WORDS = (
     "the a an this that it is was and but not very good great bad awful terrible excellent love hate "

@@ -1,0 +1,206 @@
+"""Write a run folder atomically: everything goes to a hidden staging folder, then one rename.
+
+Files: per_example.csv, summary.csv (with rank and Holm-corrected p_value_vs_best), summary.md,
+summary.tex, ranks.csv, cost.csv, curves.csv, attributions.jsonl, provenance.json, figures/,
+report.html.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from pathlib import Path
+
+import pandas as pd
+
+from xaibench.core.records import Attribution
+from xaibench.report import figures, provenance, statistics
+from xaibench.report import tables as reporting
+from xaibench.report import scaling_sweep
+from xaibench.report.devices import device_markdown, device_table
+from xaibench.report.html import write_report
+from xaibench.report.latex import latex_tables
+from xaibench.report.quantities import task_quantities
+from xaibench.core.storage import atomic_write_json
+
+
+def run_id(profile: str) -> str:
+    return f"{time.strftime('%Y%m%d-%H%M%S')}-{profile}"
+
+
+def build_tables(per_example: pd.DataFrame, seed: int) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+    """summary (with stats), ranks, Friedman test — everything recomputable from per_example.csv."""
+    summary = reporting.summarize(per_example, seed=seed)
+    summary = statistics.paired_tests_vs_best(per_example, summary)
+    ranks, friedman = statistics.friedman_ranks(summary)
+    return summary, ranks, friedman
+
+
+def write_run(run) -> str:
+    """Write every output of a finished ``BenchmarkSession``; return the folder."""
+    cfg = run.config
+    root = Path(getattr(run, "rootdir", "."))
+    final = Path(cfg.out) if cfg.out else root / "results" / run_id(cfg.profile)
+    final = final if final.is_absolute() else Path.cwd() / final
+    staging = final.parent / f".{final.name}.staging-{os.getpid()}"
+    shutil.rmtree(staging, ignore_errors=True)
+    (staging / "figures").mkdir(parents=True)
+
+    per_example = pd.DataFrame(run.per_example)
+    per_example.to_csv(staging / "per_example.csv", index=False)
+    summary, ranks, friedman = build_tables(per_example, cfg.seed)
+    summary.to_csv(staging / "summary.csv", index=False)
+    ranks.to_csv(staging / "ranks.csv", index=False)
+    cost = reporting.cost_table(run.attribution_rows)
+    cost.to_csv(staging / "cost.csv", index=False)
+    curves = pd.DataFrame(run.curves)
+    curves.to_csv(staging / "curves.csv", index=False)
+    friedman_text = _friedman_sentence(friedman)
+    devices = device_table(run.attribution_rows, reference=cfg.devices[0])
+    if len(devices):
+        devices.to_csv(staging / "devices.csv", index=False)
+    (staging / "summary.md").write_text(_markdown(cfg, summary, cost, ranks, friedman_text, run), encoding="utf-8")
+    (staging / "summary.tex").write_text(latex_tables(summary), encoding="utf-8")
+    with open(staging / "attributions.jsonl", "w", encoding="utf-8") as fh:
+        for row in run.attribution_rows:
+            fh.write(json.dumps(row, ensure_ascii=False, default=_jsonable) + "\n")
+    atomic_write_json(staging / "provenance.json",
+                      provenance.collect(cfg.to_dict(), str(root), run.model_info, run.dataset_info, run.started,
+                                         torch_threads=getattr(run, "torch_threads", None)))
+    pictures = figures.curve_figures(curves, staging / "figures",
+                                     quantities=task_quantities(run.attribution_rows, run.model_info))
+    rank_png = figures.rank_figure(ranks, staging / "figures")
+    pictures += [rank_png] if rank_png else []
+    pictures += _example_figures(run, staging / "figures")
+    scaling_pictures, scaling_tables = _scaling_sweep(final / scaling_sweep.SWEEP_FOLDER)
+    write_report(staging / "report.html", title=cfg.profile, subtitle=f"profile {cfg.profile}, seed {cfg.seed}, "
+                 f"{time.strftime('%Y-%m-%d %H:%M')}",
+                 summary_tables=reporting.task_tables(summary, cost) + scaling_tables,
+                 ranks=ranks, friedman=friedman_text, figures=pictures + scaling_pictures,
+                 attribution_rows=run.attribution_rows,
+                 notes=[line.removeprefix("- ") for line in _truncation_lines(run.attribution_rows, escape=str)])
+    _publish(staging, final)
+    return str(final)
+
+
+def _scaling_sweep(folder: Path) -> tuple[list[Path], list[tuple[str, pd.DataFrame]]]:
+    """The scaling benchmark's plot and fitted exponents, when a sweep was written into this run's
+    folder (``pytest benchmarks/test_scaling.py --xb-out <same folder>``), for the HTML report."""
+    pictures = [folder / scaling_sweep.SWEEP_PLOT] if (folder / scaling_sweep.SWEEP_PLOT).is_file() else []
+    tables = []
+    if (folder / scaling_sweep.SWEEP_EXPONENTS).is_file():
+        exponents = pd.read_csv(folder / scaling_sweep.SWEEP_EXPONENTS)
+        by_model = exponents.pivot(index="explainer", columns="model", values="exponent").round(2)
+        tables.append(("Scaling: fitted exponent k of seconds ∝ tokensᵏ (explainer × model; "
+                       "scaling/scaling_exponents.csv)", by_model))
+    return pictures, tables
+
+
+# Subfolders that other benchmarks write into the same --xb-out folder (benchmarks/test_scaling.py
+# writes scaling/); they are not this run's output, so replacing the run folder keeps them.
+FOREIGN_SUBFOLDERS = (scaling_sweep.SWEEP_FOLDER,)
+
+
+def _publish(staging: Path, final: Path) -> None:
+    if final.exists():
+        # Same --xb-out as an earlier run: replace it as a whole, never mix two runs' files.
+        for name in FOREIGN_SUBFOLDERS:
+            if (final / name).is_dir() and not (staging / name).exists():
+                os.replace(final / name, staging / name)
+        old = final.parent / f".{final.name}.old-{os.getpid()}"
+        os.replace(final, old)
+        os.replace(staging, final)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        final.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(staging, final)
+
+
+def _example_figures(run, folder: Path) -> list[Path]:
+    """Attribution bar chart of the first example per (task, explainer); attention heatmap of it when
+    the model is loaded in this process."""
+    try:
+        from xaibench.report.explanation_plots import plot_attention, plot_attribution
+    except ImportError:
+        return []
+    import matplotlib.pyplot as plt
+
+
+    written, done = [], set()
+    for row in run.attribution_rows:
+        key = (row["dataset"], row["model"], row["explainer"])
+        if key in done:
+            continue
+        done.add(key)
+        a = Attribution.from_dict({**row, "explainer": row.get("explainer_params", {"name": row["explainer"]})})
+        stem = f"{figures.slug(row['dataset'])}__{figures.slug(row['explainer'])}"
+        info = run.model_info.get(f"{row['model']}@{row.get('device', 'cpu')}") or {}
+        try:
+            fig = plot_attribution(a, labels=info.get("labels"))
+            written.append(folder / f"attribution_{stem}.png")
+            fig.savefig(written[-1], dpi=100)
+            plt.close(fig)
+            model = run._models.get((row["model"], row.get("device", "cpu")))
+            if row["explainer"] == "attention" and model is not None:
+                fig = plot_attention(model, a.text)
+                written.append(folder / f"attention_{stem}.png")
+                fig.savefig(written[-1], dpi=100)
+                plt.close(fig)
+        except Exception:  # a picture must never cost the run its tables
+            continue
+    return written
+
+
+def _friedman_sentence(test: dict) -> str:
+    if "chi2" not in test:
+        return f"Friedman test not applicable ({test.get('n_explainers', 0)} explainers, {test.get('n_blocks', 0)} complete blocks)."
+    return (f"Friedman test over {test['n_blocks']} (task, metric) blocks and {test['n_explainers']} explainers: "
+            f"χ² = {test['chi2']:.2f}, p = {test['p_value']:.3g}.")
+
+
+def _markdown(cfg, summary, cost, ranks, friedman_text, run) -> str:
+    lines = [f"## xaibench results — profile `{cfg.profile}`, seed {cfg.seed}\n",
+             reporting.markdown_tables(summary, cost)]
+    if len(ranks):
+        lines += ["\n### Average rank across tasks and metrics (1 = best)\n",
+                  ranks.to_markdown(index=False, floatfmt=".2f"), "", friedman_text]
+    lines.append(device_markdown(device_table(run.attribution_rows, reference=cfg.devices[0]), cfg.devices[0]))
+    truncated = _truncation_lines(run.attribution_rows)
+    if truncated:
+        lines += ["\n### Truncated texts\n", *truncated]
+    failures = [o for o in run.outcome_rows if o["errors"] or o["metric_errors"]]
+    if failures:
+        lines.append("\n### Failures\n")
+        for o in failures:
+            cell = reporting.md_escape(o["cell"])  # holds the dataset name: a user's file name
+            for example_id, err in list(o["errors"].items())[:5]:
+                lines.append(f"- {cell} / example {reporting.md_escape(example_id)}: {reporting.md_escape(err)}")
+            if len(o["errors"]) > 5:
+                lines.append(f"- {cell}: ... {len(o['errors']) - 5} more failed examples (per_example.csv)")
+            for metric, err in o["metric_errors"].items():
+                lines.append(f"- {cell} / {reporting.md_escape(metric)}: {reporting.md_escape(err)}")
+    return "\n".join(lines) + "\n"
+
+
+def _truncation_lines(attribution_rows: list[dict], escape=reporting.md_escape) -> list[str]:
+    """One Markdown list line per task whose texts were longer than the model's max length (names
+    passed through ``escape``: Markdown by default; ``str`` for the HTML page, which escapes itself)."""
+    counts: dict = {}
+    for r in attribution_rows:
+        dropped = int((r.get("metadata") or {}).get("n_units_truncated", 0) or 0)
+        key = (r["dataset"], r["model"])
+        seen = counts.setdefault(key, {})
+        if dropped:
+            seen[r["example_id"]] = dropped
+    return [f"- {escape(d)} · {escape(m)}: {len(ex)} example(s) truncated to the model's max length, "
+            f"{sum(ex.values())} unit(s) never seen by the model (scored 0; see the n_units_truncated column "
+            "of per_example.csv)"
+            for (d, m), ex in counts.items() if ex]
+
+
+def _jsonable(obj):
+    try:
+        return obj.tolist()
+    except AttributeError:
+        return str(obj)
