@@ -9,7 +9,7 @@ per-text loop cannot slip in unnoticed.
 import ast
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 FOLDERS = ("xaibench", "explainers", "metrics", "datasets")
 MARKER = "# batched:"
 #: Methods that evaluate the model (called as ``obj.name(...)``).

@@ -28,7 +28,7 @@ from xaibench.core.registry import UnknownNameError
 from xaibench.report.writer import write_run
 from xaibench.harness.session import BenchmarkSession
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 CLASSES = ["negative", "positive"]
 GBK_ROW = "text,label\n质量很好,positive\n".encode("gbk")
 

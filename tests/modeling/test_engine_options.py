@@ -28,7 +28,7 @@ from xaibench.harness.session import BenchmarkSession
 from xaibench.testing import tiny_classifier
 from xaibench.modeling.threads import WORKER_COUNT_VARIABLE, effective_threads
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 TEXTS = ["the product is very good !", "awful delivery , never again", "质量很好，物流快", "ok"]
 # Cheap settings: this file checks plumbing (finite scores, one per unit), not explanation quality.
 CHEAP = {"integrated_gradients": {"n_steps": 4}, "lime": {"n_samples": 20}, "shap": {"max_evals": 20}}

@@ -18,7 +18,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 WORDS = "the movie was good great bad awful phone works broken nice poor fine love hate very not".split()
 N_EXAMPLES = 48                  # 3 chunks of 16 per cell
 EXPLAINERS = "random,lime"       # lime is the slow cell the interrupt lands in
