@@ -1,7 +1,13 @@
 """Interrupt and resume, from the outside: Ctrl-C (SIGINT) in the middle of a `pytest benchmarks/`
 run keeps every finished chunk in the cache and writes no results folder; running the same command
 again finishes from the cache, and its per-example values are identical to an uninterrupted run's.
-Also: the same run under pytest-xdist (`-n 2`) gives the same values as a serial one.
+Also: the same run under pytest-xdist (`-n 2`) gives the same values as a serial one, and Ctrl-C
+under `-n 2` resumes the same way.
+
+The interrupt lands at a deterministic point: the session's test hook
+(``XAIBENCH_INTERRUPT_AFTER_CHUNKS=N``) sends SIGINT to the run's process group right after the N-th
+chunk it computed is cached, exactly what Ctrl-C in a terminal sends. Each run starts in a session
+of its own, so the signal never reaches this test process.
 
 The model is a tiny random BERT saved as a local folder and the data a user CSV, so nothing is
 trained; values are tiny but deterministic, which is all these checks need.
@@ -9,10 +15,8 @@ trained; values are tiny but deterministic, which is all these checks need.
 import csv
 import os
 import random
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pandas as pd
@@ -51,9 +55,19 @@ def _command(files: Path, out: Path, *extra: str) -> list[str]:
             "--xb-explainers", EXPLAINERS, "--xb-metrics", METRICS, "--xb-param", LIME, "--xb-out", str(out), *extra]
 
 
-def _env(cache: Path) -> dict:
+def _env(cache: Path, interrupt_after: int | None = None) -> dict:
     # One thread: the run must not compete with other work for the cores.
-    return {**os.environ, "XAIBENCH_CACHE": str(cache), "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    env = {**os.environ, "XAIBENCH_CACHE": str(cache), "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    env.pop("XAIBENCH_INTERRUPT_AFTER_CHUNKS", None)
+    if interrupt_after is not None:
+        env["XAIBENCH_INTERRUPT_AFTER_CHUNKS"] = str(interrupt_after)
+    return env
+
+
+def _run(command: list[str], env: dict) -> subprocess.CompletedProcess:
+    # A session of its own: the hook's SIGINT goes to the run's process group, not to this test.
+    return subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600,
+                          start_new_session=True)
 
 
 def _sorted(frame: pd.DataFrame) -> pd.DataFrame:
@@ -89,7 +103,7 @@ def reference(task_files, tmp_path_factory) -> pd.DataFrame:
         torch.set_num_threads(threads)
     # Through a CSV round trip, as the plugin's per_example.csv is read back.
     path = cache / "per_example.csv"
-    pd.DataFrame(session.per_example).to_csv(path, index=False)
+    pd.DataFrame(session.record.per_example).to_csv(path, index=False)
     return _sorted(pd.read_csv(path))
 
 
@@ -98,40 +112,43 @@ def _cached_metric_chunks(cache: Path) -> int:
     return sum(1 for _ in folder.rglob("*.json")) if folder.exists() else 0
 
 
-def test_interrupted_run_resumes_from_the_cache_with_identical_values(task_files, reference, tmp_path):
+def _interrupted_then_resumed(task_files, reference, tmp_path, interrupt_after: int, *extra: str) -> int:
+    """Run with the interrupt hook, check it ended as an interrupted run does, resume, check the
+    values; returns the number of metric chunks cached at the interrupt."""
     cache, out = tmp_path / "cache", tmp_path / "out"
-    n_metrics = len(METRICS.split(","))
-    # random finishes first (3 chunks); interrupt once lime has cached 1 chunk of its 3.
-    interrupt_after = (3 + 1) * n_metrics
-    total_chunks = 2 * 3 * n_metrics
-    proc = subprocess.Popen(_command(task_files, out), cwd=ROOT, env=_env(cache), stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
-    deadline = time.monotonic() + 120
-    while _cached_metric_chunks(cache) < interrupt_after and proc.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert proc.poll() is None, "the run ended before it could be interrupted:\n" + proc.communicate()[0][-3000:]
-    proc.send_signal(signal.SIGINT)
-    output = proc.communicate(timeout=120)[0]
+    total_chunks = 2 * 3 * len(METRICS.split(","))
+    proc = _run(_command(task_files, out, *extra), _env(cache, interrupt_after))
+    output = proc.stdout + proc.stderr
     cached_at_interrupt = _cached_metric_chunks(cache)
 
     assert proc.returncode == 2, output[-3000:]            # pytest's "interrupted"
     assert "Run the same command again to resume" in output, output[-3000:]
     assert not out.exists(), "an interrupted run must not leave a (partial) results folder"
-    assert interrupt_after <= cached_at_interrupt < total_chunks, cached_at_interrupt
+    assert 0 < cached_at_interrupt < total_chunks, cached_at_interrupt
 
-    resumed = subprocess.run(_command(task_files, out), cwd=ROOT, env=_env(cache), capture_output=True,
-                             text=True, timeout=300)
+    resumed = _run(_command(task_files, out, *extra), _env(cache))
     assert resumed.returncode == 0, (resumed.stdout + resumed.stderr)[-3000:]
     assert _cached_metric_chunks(cache) == total_chunks
-
     pd.testing.assert_frame_equal(_values(out), reference, check_exact=True)
     assert (reference["status"] == "ok").all()
+    return cached_at_interrupt
+
+
+def test_interrupted_run_resumes_from_the_cache_with_identical_values(task_files, reference, tmp_path):
+    # random computes its 3 chunks, then lime its first: the 4th chunk of the process triggers Ctrl-C.
+    cached = _interrupted_then_resumed(task_files, reference, tmp_path, 4)
+    assert cached == 4 * len(METRICS.split(","))  # exactly the chunks finished before the interrupt
+
+
+def test_interrupted_xdist_run_resumes_with_identical_values(task_files, reference, tmp_path):
+    pytest.importorskip("xdist")
+    # The first chunk either worker finishes sends Ctrl-C to the controller and both workers.
+    _interrupted_then_resumed(task_files, reference, tmp_path, 1, "-n", "2")
 
 
 def test_xdist_run_gives_the_serial_values(task_files, reference, tmp_path):
     pytest.importorskip("xdist")
     out = tmp_path / "out"
-    proc = subprocess.run(_command(task_files, out, "-n", "2"), cwd=ROOT,
-                          env=_env(tmp_path / "cache"), capture_output=True, text=True, timeout=600)
+    proc = _run(_command(task_files, out, "-n", "2"), _env(tmp_path / "cache"))
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
     pd.testing.assert_frame_equal(_values(out), reference, check_exact=True)

@@ -10,6 +10,7 @@ This module must stay cheap to import: it is loaded in every pytest run of the e
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 
 import pytest
 
@@ -50,12 +51,32 @@ def pytest_addoption(parser) -> None:
                          "comprehensiveness.fractions=0.1,0.2 (repeatable)")
 
 
-_SESSION_KEY = pytest.StashKey[object]()
+@dataclass
+class RunState:
+    """What the plugin knows about the run, kept in pytest's stash: the session (None until the
+    first benchmark needs it) and, at the end, where results went, the comparison text, and whether
+    the run was interrupted."""
+
+    session: object = None
+    output_dir: str | None = None
+    comparison_text: str | None = None
+    interrupted: bool = False
+
+
+_STATE_KEY = pytest.StashKey[RunState]()
+
+
+def _state(config) -> RunState:
+    state = config.stash.get(_STATE_KEY, None)
+    if state is None:
+        state = config.stash[_STATE_KEY] = RunState()
+    return state
 
 
 def _session(config):
     """The run's BenchmarkSession, created on first use (validation errors end pytest cleanly)."""
-    session = config.stash.get(_SESSION_KEY, None)
+    state = _state(config)
+    session = state.session
     if session is None:
         from xaibench.harness.config import read_pyproject_options, resolve
         from xaibench.core.errors import XaiBenchError
@@ -73,9 +94,7 @@ def _session(config):
 
         # Before the session loads any model (also in a run whose sessionstart left threads alone).
         apply_threads(run_config.threads)
-        session = BenchmarkSession(run_config)
-        session.rootdir = str(config.rootpath)
-        config.stash[_SESSION_KEY] = session
+        session = state.session = BenchmarkSession(run_config, rootdir=str(config.rootpath))
     return session
 
 
@@ -194,79 +213,87 @@ def pytest_configure(config) -> None:
 
 def pytest_sessionfinish(session, exitstatus) -> None:
     config = session.config
+    state = _state(config)
     if _is_worker(config):
-        run = config.stash.get(_SESSION_KEY, None)
         shard_dir = config.workerinput.get("xb_shard_dir")
-        if run is not None and shard_dir and run.outcome_rows:
+        if state.session is not None and shard_dir and state.session.record.outcome_rows:
             import torch
 
             from xaibench.core.storage import atomic_write_json
 
+            record = state.session.record
             # The threads this worker computed with travel to provenance.json (the controller's differ).
-            shard = {**run.shard(), "torch_threads": torch.get_num_threads()}
-            atomic_write_json(os.path.join(shard_dir, f"{config.workerinput['workerid']}.json"), shard)
+            record.torch_threads = torch.get_num_threads()
+            atomic_write_json(os.path.join(shard_dir, f"{config.workerinput['workerid']}.json"), record.shard())
         return
     shard_dir = config.stash.get(_SHARD_KEY, None)
-    run = config.stash.get(_SESSION_KEY, None)
     if shard_dir:
-        import json
-        import shutil
-
-        shards = sorted(f for f in os.listdir(shard_dir) if f.endswith(".json"))
-        if shards:
-            run = _session(config)
-            worker_threads = set()
-            for name in shards:
-                with open(os.path.join(shard_dir, name), encoding="utf-8") as fh:
-                    shard = json.load(fh)
-                run.merge(shard)
-                if shard.get("torch_threads") is not None:
-                    worker_threads.add(int(shard["torch_threads"]))
-            run.sort_rows()
-            # One count when the workers agree (the usual case), else every count seen.
-            run.torch_threads = (next(iter(worker_threads)) if len(worker_threads) == 1
-                                 else sorted(worker_threads) or None)
-        shutil.rmtree(shard_dir, ignore_errors=True)
-    if run is None or not run.outcome_rows:
+        _merge_shards(config, shard_dir)
+    run = state.session
+    if run is None:
         return
     if exitstatus == pytest.ExitCode.INTERRUPTED:
         # Every finished chunk is already in the cache; a half matrix must not pose as a result.
-        run.interrupted = True
+        state.interrupted = True
+        return
+    if not run.record.outcome_rows:
         return
     from xaibench.report.writer import write_run
 
-    run.output_dir = write_run(run)
+    state.output_dir = write_run(run.record, models=run.loaded_models)
     if run.config.compare:
         import pandas as pd
 
-        from xaibench.report.compare import compare, load_baseline
         from xaibench.core.errors import XaiBenchError
+        from xaibench.report.compare import compare, load_baseline
 
         try:
-            result = compare(load_baseline(run.config.compare), pd.read_csv(os.path.join(run.output_dir, "summary.csv")),
-                             run.config.tolerance)
+            result = compare(load_baseline(run.config.compare),
+                             pd.read_csv(os.path.join(state.output_dir, "summary.csv")), run.config.tolerance)
         except XaiBenchError as exc:
-            run.comparison_text = f"xaibench: {exc}"
+            state.comparison_text = f"xaibench: {exc}"
             session.exitstatus = pytest.ExitCode.USAGE_ERROR
             return
-        run.comparison_text = result.report()
+        state.comparison_text = result.report()
         if len(result.regressions):
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
+def _merge_shards(config, shard_dir: str) -> None:
+    """Merge the workers' shards into the controller's session (rows in serial order)."""
+    import json
+    import shutil
+
+    shards = sorted(f for f in os.listdir(shard_dir) if f.endswith(".json"))
+    if shards:
+        run = _session(config)
+        worker_threads = set()
+        for name in shards:
+            with open(os.path.join(shard_dir, name), encoding="utf-8") as fh:
+                shard = json.load(fh)
+            run.record.merge(shard)
+            if shard.get("torch_threads") is not None:
+                worker_threads.add(int(shard["torch_threads"]))
+        run.sort_rows()
+        # One count when the workers agree (the usual case), else every count seen.
+        run.record.torch_threads = (next(iter(worker_threads)) if len(worker_threads) == 1
+                                    else sorted(worker_threads) or None)
+    shutil.rmtree(shard_dir, ignore_errors=True)
+
+
 def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
-    run = config.stash.get(_SESSION_KEY, None)
+    state = _state(config)
     tr = terminalreporter
-    if run is not None and getattr(run, "interrupted", False):
-        tr.write_line(f"xaibench: interrupted; {len(run.outcome_rows)} finished cell(s) and every finished chunk "
-                      "are cached. Run the same command again to resume.")
+    if state.interrupted:
+        tr.write_line("xaibench: interrupted; every finished chunk of explanations and metric values is cached. "
+                      "Run the same command again to resume.")
         return
-    if run is None or getattr(run, "output_dir", None) is None:
+    if state.output_dir is None:
         return
     tr.write_sep("=", "xaibench summary")
-    with open(os.path.join(run.output_dir, "summary.md"), encoding="utf-8") as fh:
+    with open(os.path.join(state.output_dir, "summary.md"), encoding="utf-8") as fh:
         tr.write(fh.read())
-    if getattr(run, "comparison_text", None):
-        tr.write_sep("-", f"comparison with {run.config.compare}")
-        tr.write(run.comparison_text)
-    tr.write_line(f"results written to {run.output_dir}")
+    if state.comparison_text:
+        tr.write_sep("-", f"comparison with {state.session.config.compare}")
+        tr.write(state.comparison_text)
+    tr.write_line(f"results written to {state.output_dir}")

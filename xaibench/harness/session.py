@@ -1,51 +1,39 @@
-"""``BenchmarkSession``: runs the cells of the matrix and collects plain-data rows.
+"""``BenchmarkSession``: runs the cells of the matrix and records plain-data rows (``RunRecord``).
 
 One cell = (task, explainer, device). Its examples are processed in fixed chunks (the same chunk
 boundaries whatever was cached before, so a resumed run batches exactly like an uninterrupted one
 and gives identical values). Per chunk: explain (or read the cached explanations), then score every
-metric in one batched evaluation (``xaibench.metrics.evaluation.evaluate_metrics``) or read cached values.
-
-Cells of one task share work (``xaibench.modeling.sharing``): per chunk, the inputs that every explainer or
-metric evaluates whatever the explanation (f(x), leave-one-out texts, the removal metrics' random
-orderings) are computed once, in one canonical engine call, and served to every cell from a
-read-only table (``BenchmarkSession.shared_table``); costs still report what each method needs on
-its own. Each (model, explainer) is warmed up once per process on one text, untimed, so no cell's
-runtime includes imports or compilation.
+metric in one batched evaluation (``xaibench.metrics.evaluation.evaluate_metrics``) or read cached
+values. Inputs every cell of a task needs come from the chunk's canonical shared table
+(``xaibench.harness.shared_tables``); costs still report what each method needs on its own. Each
+(model, explainer) is warmed up once per process on one text, untimed, so no cell's runtime
+includes imports or compilation.
 
 Failures are contained: a chunk whose explanation raises is retried example by example, and an
 example that still fails is recorded as ``status=error`` rows; one broken metric never takes the
-others with it. Everything recorded is plain data, so pytest-xdist workers can ship it as a shard.
+others with it.
 """
 from __future__ import annotations
 
+import os
+import signal
 import time
 import traceback
 from dataclasses import dataclass, field
 
-import numpy as np
-
-from xaibench.harness.cache import ResultCache, key_of
-from xaibench.harness.config import RunConfig, Task
+from xaibench.core import registry
 from xaibench.core.records import Attribution
 from xaibench.core.references import reference_key, with_references
+from xaibench.harness.cache import ResultCache, key_of
+from xaibench.harness.config import RunConfig, Task
+from xaibench.harness.run_record import RunRecord, attribution_row, cell_id, curve_rows, metric_row
+from xaibench.harness.shared_tables import Lazy, SharedTables
 
 CHUNK_SIZE = 16
-#: Shared tables kept in memory (a chunk's is a few thousand logits rows); older ones are re-read
-#: from the result cache when needed.
-SHARED_TABLES_KEPT = 256
-
-
-class _Lazy:
-    """A value computed on first call (a chunk's shared table is only needed when something of the
-    chunk is not cached)."""
-
-    def __init__(self, make) -> None:
-        self._make, self._value, self._made = make, None, False
-
-    def __call__(self):
-        if not self._made:
-            self._value, self._made = self._make(), True
-        return self._value
+#: Test hook: after this many chunks were computed and cached in this process, send SIGINT to the
+#: process group, as Ctrl-C in a terminal does (under pytest-xdist: the controller and every
+#: worker). Lets the resume tests interrupt at a deterministic point instead of racing a timer.
+INTERRUPT_AFTER_CHUNKS = "XAIBENCH_INTERRUPT_AFTER_CHUNKS"
 
 
 @dataclass(frozen=True)
@@ -56,8 +44,13 @@ class Cell:
 
     @property
     def id(self) -> str:
-        suffix = "" if self.device == "cpu" else f"-{self.device}"
-        return f"{self.task.dataset}-{self.task.model}-{self.explainer}{suffix}"
+        return cell_id(self.task.dataset, self.task.model, self.explainer, self.device)
+
+    @property
+    def columns(self) -> dict:
+        """The columns every row of this cell starts with."""
+        return {"dataset": self.task.dataset, "model": self.task.model, "explainer": self.explainer,
+                "device": self.device}
 
 
 @dataclass
@@ -79,27 +72,51 @@ class CellOutcome:
 
 
 class BenchmarkSession:
-    def __init__(self, config: RunConfig, cache: ResultCache | None = None) -> None:
+    """Runs cells of ``config``'s matrix; ``record`` holds everything they produced.
+
+    ``cache``: the result cache (default: the user cache, read unless ``--xb-no-cache``).
+    Models and datasets are loaded once per process and kept (``loaded_models``).
+    """
+
+    def __init__(self, config: RunConfig, cache: ResultCache | None = None, rootdir: str = ".") -> None:
         self.config = config
         self.cache = cache if cache is not None else ResultCache(read=config.use_cache)
-        self.started = time.time()
-        self.per_example: list[dict] = []
-        self.curves: list[dict] = []
-        self.attribution_rows: list[dict] = []
-        self.outcome_rows: list[dict] = []
-        self.model_info: dict = {}
-        self.dataset_info: dict = {}
+        self.record = RunRecord(config, rootdir=rootdir)
+        self.shared = SharedTables(config, self.cache)
         self._models: dict = {}
         self._datasets: dict = {}
-        self._shared: dict = {}      # shared-table key -> SharedComputations (see shared_table)
         self._warmed: set = set()    # (model, explainer) pairs already warmed up in this process
-        from xaibench.modeling.sharing import GradientStore
+        self._chunks_done = 0
 
-        self._gradients = GradientStore()  # one memory bound for the gradient calls of all chunks
+    # Read-only views of the record, for scripts and tests.
+    @property
+    def per_example(self) -> list[dict]:
+        return self.record.per_example
+
+    @property
+    def attribution_rows(self) -> list[dict]:
+        return self.record.attribution_rows
+
+    @property
+    def model_info(self) -> dict:
+        return self.record.model_info
+
+    @property
+    def dataset_info(self) -> dict:
+        return self.record.dataset_info
+
+    @property
+    def loaded_models(self) -> dict:
+        """``{(model name, device): Classifier}`` of the models this process loaded."""
+        return dict(self._models)
 
     # ---- the matrix ----------------------------------------------------------------------------
     def cells(self) -> list[Cell]:
         return [Cell(t, e, d) for d in self.config.devices for t in self.config.tasks for e in self.config.explainers]
+
+    def sort_rows(self) -> None:
+        """Order the record's rows as a serial run would (after merging xdist shards)."""
+        self.record.sort_rows([c.id for c in self.cells()])
 
     def model(self, name: str, device: str = "cpu"):
         key = (name, device)
@@ -111,13 +128,12 @@ class BenchmarkSession:
             self._models[key] = model
             # Task type and class names travel with the run (shards included): tables group by
             # task type, figures name the explained quantity ("p(neutral)", "predicted rating / σ").
-            self.model_info[f"{name}@{device}"] = {**model.info, "task_type": model.task_type,
-                                                   "labels": list(model.labels)}
+            self.record.model_info[f"{name}@{device}"] = {**model.info, "task_type": model.task_type,
+                                                          "labels": list(model.labels)}
         return self._models[key]
 
     def dataset(self, task: Task):
         if task.dataset not in self._datasets:
-            from xaibench.core import registry
             from xaibench.datasets import load_dataset
 
             options = {}
@@ -128,105 +144,66 @@ class BenchmarkSession:
                            "label_names": model_labels(task.model, self.config.trust_remote_code)}
             ds = load_dataset(task.dataset, split="test", n=self.config.n, seed=self.config.seed, **options)
             self._datasets[task.dataset] = ds
-            self.dataset_info[task.dataset] = {"fingerprint": ds.fingerprint(), "n": len(ds), "split": ds.split,
-                                               "source": ds.source, "citation": ds.citation}
-        return self._datasets[task.dataset]
+        ds = self._datasets[task.dataset]
+        self.record.dataset_info.setdefault(task.dataset, {
+            "fingerprint": ds.fingerprint(), "n": len(ds), "split": ds.split, "source": ds.source,
+            "citation": ds.citation})
+        return ds
 
     # ---- one cell ------------------------------------------------------------------------------
     def run_cell(self, cell: Cell, progress: bool = True) -> CellOutcome:
-        from xaibench.core import registry
-
         started = time.perf_counter()
         ds = self.dataset(cell.task)
-        base = {"dataset": cell.task.dataset, "model": cell.task.model, "explainer": cell.explainer,
-                "device": cell.device}
+        columns = cell.columns
         outcome = CellOutcome(cell, [], ds.ids)
         try:
             model = self.model(cell.task.model, cell.device)
-            base["task_type"] = model.task_type
-            explainer = registry.explainers.create(cell.explainer, seed=self.config.seed, **self.config.explainers[cell.explainer])
-            metrics = [registry.metrics.create(name, **self.config.metric_params.get(name, {})) for name in self.config.metrics]
+            columns["task_type"] = model.task_type
+            explainer = registry.explainers.create(cell.explainer, seed=self.config.seed,
+                                                   **self.config.explainers[cell.explainer])
+            metrics = [registry.metrics.create(name, **self.config.metric_params.get(name, {}))
+                       for name in self.config.metrics]
         except Exception as exc:  # the cell cannot start: every example of it is an error row
             message = _describe(exc)
             outcome.errors = {eid: message for eid in ds.ids}
             outcome.attributions = [None] * len(ds)
-            self._record_failures(base, ds.ids, self.config.metrics, message)
+            for name in self.config.metrics:
+                hib = getattr(registry.metrics.spec(name), "higher_is_better", None) if name in registry.metrics else None
+                self.record.per_example.extend(metric_row(columns, name, eid, higher_is_better=hib, note=message,
+                                                          error=True) for eid in ds.ids)
             return self._finish(outcome, started)
         model_key = model.info.get("fingerprint") or model.name
         explainer_key = {"name": cell.explainer, **explainer.params()}
-        chunks = [ds.examples[i:i + CHUNK_SIZE] for i in range(0, len(ds), CHUNK_SIZE)]
         bar = _progress(len(ds), cell.id) if progress else None
-        for chunk in chunks:
+        for start in range(0, len(ds), CHUNK_SIZE):
+            chunk = ds.examples[start:start + CHUNK_SIZE]
             chunk_key = key_of("explanations", model_key, explainer_key, [(e.id, e.text) for e in chunk])
-            shared = _Lazy(lambda chunk=chunk: self.shared_table(model, cell.device, model_key, chunk))
-            attributions = self._explain_chunk(model, explainer, chunk, chunk_key, outcome, shared)
+            shared = Lazy(lambda chunk=chunk: self.shared.table(model, cell.device, model_key, chunk))
+            computed = self._explain_chunk(model, explainer, chunk, chunk_key, columns, outcome, shared)
             # Ground truth / rationales travel on the attributions (xaibench.core.references).
-            attributions = with_references(attributions, chunk)
-            self._score_chunk(model, metrics, chunk, chunk_key, attributions, base, outcome, shared)
-            outcome.attributions.extend(attributions)
+            attributions = with_references(outcome.attributions[start:], chunk)
+            outcome.attributions[start:] = attributions
+            computed |= self._score_chunk(model, metrics, chunk, chunk_key, attributions, columns, outcome, shared)
             if bar is not None:
                 bar.update(len(chunk))
+            if computed:
+                self._chunk_computed()
         if bar is not None:
             bar.close()
         return self._finish(outcome, started)
 
     def _finish(self, outcome: CellOutcome, started: float) -> CellOutcome:
         outcome.seconds = time.perf_counter() - started
-        self.outcome_rows.append(outcome.as_row())
+        self.record.outcome_rows.append(outcome.as_row())
         return outcome
 
-    # ---- computations shared by the cells of a task ----------------------------------------------
-    def shared_table(self, model, device: str, model_key: str, chunk) -> "SharedComputations":
-        """The canonical shared table of one chunk: every input that some configured explainer or
-        metric evaluates on these texts whatever the explanation (f(x), leave-one-out texts,
-        random-ordering perturbations; ``Explainer.shared_inputs``, ``Metric.shared_inputs``),
-        computed in ONE engine call and then only read (``xaibench.modeling.sharing``).
-
-        Its content depends only on the model, the chunk and the run configuration, so every cell,
-        a resumed run and every xdist worker see bit-identical values. Kept in memory for the
-        session and in the result cache across runs.
-        """
-        from xaibench.modeling.sharing import SharedComputations
-
-        spec = {"explainers": self.config.explainers, "metrics": self.config.metrics,
-                "metric_params": self.config.metric_params, "seed": self.config.seed}
-        key = key_of("shared", model_key, device, spec, [(e.id, e.text) for e in chunk])
-        table = self._shared.get(key)
-        if table is not None:
-            return table
-        table = SharedComputations(grow=False, gradients=self._gradients)
-        try:
-            self._fill_shared(table, model, key, chunk)
-        except Exception as exc:  # sharing is an optimisation: without it every cell computes its own
-            import warnings
-
-            warnings.warn(f"shared table of {len(chunk)} examples not built ({_describe(exc)}); cells compute "
-                          "their inputs themselves", RuntimeWarning, stacklevel=2)
-            table = SharedComputations(grow=False, gradients=self._gradients)
-        self._shared[key] = table
-        if len(self._shared) > SHARED_TABLES_KEPT:
-            self._shared.pop(next(iter(self._shared)))
-        return table
-
-    def _fill_shared(self, table, model, key: str, chunk) -> None:
-        from xaibench.core import registry
-
-        cached = self.cache.get("shared", key)
-        if cached is not None:
-            inputs = [x if isinstance(x, str) else tuple(x) for x in cached["inputs"]]
-            table.put(inputs, np.asarray(cached["logits"], dtype=np.float64), cached["seconds_each"])
-        else:
-            components = [registry.explainers.create(name, seed=self.config.seed, **params)
-                          for name, params in self.config.explainers.items()]
-            components += [registry.metrics.create(name, **self.config.metric_params.get(name, {})) for name in self.config.metrics]
-            inputs: dict = {}
-            for e in chunk:
-                for component in components:
-                    inputs.update(dict.fromkeys(component.shared_inputs(model, e.text)))
-            table.fill(model, list(inputs))
-            rows = list(table.items())
-            self.cache.put("shared", key, {"inputs": [x for x, _, _ in rows], "logits": [r.tolist() for _, r, _ in rows],
-                                           "seconds_each": rows[0][2] if rows else 0.0})
+    def _chunk_computed(self) -> None:
+        """Count a chunk computed and cached in this process; the ``INTERRUPT_AFTER_CHUNKS`` test
+        hook interrupts the run here, when everything of the chunk is safely in the cache."""
+        self._chunks_done += 1
+        limit = os.environ.get(INTERRUPT_AFTER_CHUNKS)
+        if limit and self._chunks_done == int(limit):
+            os.killpg(os.getpgrp(), signal.SIGINT)
 
     def _warm_up(self, model, explainer, text: str) -> None:
         """Explain one text once per (model, explainer) and process, untimed and unrecorded, so no
@@ -240,7 +217,9 @@ class BenchmarkSession:
         except Exception:  # the real call reports the failure, with its example
             pass
 
-    def _explain_chunk(self, model, explainer, chunk, chunk_key, outcome, shared) -> list:
+    def _explain_chunk(self, model, explainer, chunk, chunk_key, columns, outcome, shared) -> bool:
+        """Explanations of ``chunk`` (from the cache, or computed and cached), appended to
+        ``outcome.attributions`` (None for a failed example); returns True when computed."""
         cached = self.cache.get("explanations", chunk_key)
         if cached is not None:
             attributions = [None if d is None else Attribution.from_dict(d) for d in cached["attributions"]]
@@ -263,22 +242,20 @@ class BenchmarkSession:
                             errors[e.id] = _describe(exc)
             outcome.errors.update(errors)
             self.cache.put("explanations", chunk_key, {
-                "attributions": [None if a is None else a.to_dict() for a in attributions],
-                "errors": errors})
-        for e, a in zip(chunk, attributions):
-            if a is not None:
-                row = a.to_dict()
-                row["explainer_params"] = row.pop("explainer")
-                self.attribution_rows.append({**_base(outcome.cell), "example_id": e.id, **row})
-        return attributions
+                "attributions": [None if a is None else a.to_dict() for a in attributions], "errors": errors})
+        self.record.attribution_rows.extend(attribution_row(columns, e.id, a)
+                                            for e, a in zip(chunk, attributions) if a is not None)
+        outcome.attributions.extend(attributions)
+        return cached is None
 
-    def _score_chunk(self, model, metrics, chunk, chunk_key, attributions, base, outcome, shared) -> None:
+    def _score_chunk(self, model, metrics, chunk, chunk_key, attributions, columns, outcome, shared) -> bool:
+        """Every metric's values on ``chunk`` (cached, or computed in one joint pass and cached),
+        recorded as rows; returns True when something was computed."""
         from xaibench.metrics.evaluation import evaluate_metrics
 
         ok = [i for i, a in enumerate(attributions) if a is not None]
         references = reference_key(chunk)  # reference-based values also depend on the evidence
-        keys = {m.name: key_of("metric", chunk_key, m.name, m.params(),
-                               *([references] if getattr(m, "uses_reference", False) else []))
+        keys = {m.name: key_of("metric", chunk_key, m.name, m.params(), *([references] if m.uses_reference else []))
                 for m in metrics}
         values = {m.name: self.cache.get("metrics", keys[m.name]) for m in metrics}
         missing = [m for m in metrics if values[m.name] is None]
@@ -306,57 +283,15 @@ class BenchmarkSession:
                 truncated = _truncated(attributions[i])
                 if r is None or r.get("error"):
                     note = outcome.errors.get(e.id) or (r or {}).get("error") or "not computed"
-                    self.per_example.append({**base, "metric": m.name, "example_id": e.id, "value": np.nan,
-                                             "random_reference": np.nan, "status": "error", "note": note,
-                                             "higher_is_better": bool(m.higher_is_better),
-                                             "n_units_truncated": truncated})
+                    self.record.per_example.append(metric_row(columns, m.name, e.id, higher_is_better=m.higher_is_better,
+                                                              note=note, error=True, n_units_truncated=truncated))
                     continue
-                self.per_example.append({**base, "metric": m.name, "example_id": e.id, "value": r["value"],
-                                         "random_reference": r["random_reference"],
-                                         "status": "ok" if np.isfinite(r["value"]) else "nan", "note": r["note"],
-                                         "higher_is_better": bool(m.higher_is_better),
-                                         "n_units_truncated": truncated})
+                self.record.per_example.append(metric_row(
+                    columns, m.name, e.id, higher_is_better=m.higher_is_better, value=r["value"],
+                    random_reference=r["random_reference"], note=r["note"], n_units_truncated=truncated))
                 if r.get("curve"):
-                    for q, v in zip(r["curve"]["fractions"], r["curve"]["values"]):
-                        self.curves.append({**base, "metric": m.name, "example_id": e.id,
-                                            "fraction": float(q), "value": float(v)})
-
-    def _record_failures(self, base, ids, metric_names, message) -> None:
-        from xaibench.core import registry
-
-        for name in metric_names:
-            hib = getattr(registry.metrics.factory(name), "higher_is_better", None) if name in registry.metrics else None
-            for eid in ids:
-                self.per_example.append({**base, "metric": name, "example_id": eid, "value": np.nan,
-                                         "random_reference": np.nan, "status": "error", "note": message,
-                                         "higher_is_better": hib})
-
-    # ---- shards (pytest-xdist) -------------------------------------------------------------------
-    def shard(self) -> dict:
-        return {"per_example": self.per_example, "curves": self.curves, "attribution_rows": self.attribution_rows,
-                "outcome_rows": self.outcome_rows, "model_info": self.model_info, "dataset_info": self.dataset_info}
-
-    def merge(self, shard: dict) -> None:
-        for name in ("per_example", "curves", "attribution_rows", "outcome_rows"):
-            getattr(self, name).extend(shard[name])
-        self.model_info.update(shard["model_info"])
-        self.dataset_info.update(shard["dataset_info"])
-
-    def sort_rows(self) -> None:
-        """Order rows as a serial run would (cell order, then example order)."""
-        order = {c.id: i for i, c in enumerate(self.cells())}
-        cell_of = {(c.task.dataset, c.task.model, c.explainer, c.device): c.id for c in self.cells()}
-
-        def rank(row):
-            return order.get(cell_of.get((row["dataset"], row["model"], row["explainer"], row.get("device", "cpu"))), 1e9)
-
-        for name in ("per_example", "curves", "attribution_rows"):
-            getattr(self, name).sort(key=rank)  # stable: example order within a cell is kept
-        self.outcome_rows.sort(key=lambda r: order.get(r["cell"], 1e9))
-
-
-def _base(cell: Cell) -> dict:
-    return {"dataset": cell.task.dataset, "model": cell.task.model, "explainer": cell.explainer, "device": cell.device}
+                    self.record.curves.extend(curve_rows(columns, m.name, e.id, r["curve"]))
+        return bool(missing and ok)
 
 
 def _metric_rows_one_by_one(model, metric, attributions: list, positions: list[int]) -> list[dict]:

@@ -37,10 +37,15 @@ def build_tables(per_example: pd.DataFrame, seed: int) -> tuple[pd.DataFrame, pd
     return summary, ranks, friedman
 
 
-def write_run(run) -> str:
-    """Write every output of a finished ``BenchmarkSession``; return the folder."""
+def write_run(run, models: dict | None = None) -> str:
+    """Write every output of a finished run; return the folder.
+
+    ``run``: the run's ``RunRecord`` (``xaibench.harness.run_record``: config, rows, infos).
+    ``models``: ``{(model name, device): Classifier}`` loaded in this process, for the attention
+    pictures of the examples (optional: without them those pictures are skipped).
+    """
     cfg = run.config
-    root = Path(getattr(run, "rootdir", "."))
+    root = Path(run.rootdir)
     final = Path(cfg.out) if cfg.out else root / "results" / run_id(cfg.profile)
     final = final if final.is_absolute() else Path.cwd() / final
     staging = final.parent / f".{final.name}.staging-{os.getpid()}"
@@ -67,12 +72,12 @@ def write_run(run) -> str:
             fh.write(json.dumps(row, ensure_ascii=False, default=_jsonable) + "\n")
     atomic_write_json(staging / "provenance.json",
                       provenance.collect(cfg.to_dict(), str(root), run.model_info, run.dataset_info, run.started,
-                                         torch_threads=getattr(run, "torch_threads", None)))
+                                         torch_threads=run.torch_threads))
     pictures = figures.curve_figures(curves, staging / "figures",
                                      quantities=task_quantities(run.attribution_rows, run.model_info))
     rank_png = figures.rank_figure(ranks, staging / "figures")
     pictures += [rank_png] if rank_png else []
-    pictures += _example_figures(run, staging / "figures")
+    pictures += _example_figures(run, models or {}, staging / "figures")
     scaling_pictures, scaling_tables = _scaling_sweep(final / scaling_sweep.SWEEP_FOLDER)
     write_report(staging / "report.html", title=cfg.profile, subtitle=f"profile {cfg.profile}, seed {cfg.seed}, "
                  f"{time.strftime('%Y-%m-%d %H:%M')}",
@@ -117,7 +122,7 @@ def _publish(staging: Path, final: Path) -> None:
         os.replace(staging, final)
 
 
-def _example_figures(run, folder: Path) -> list[Path]:
+def _example_figures(run, models: dict, folder: Path) -> list[Path]:
     """Attribution bar chart of the first example per (task, explainer); attention heatmap of it when
     the model is loaded in this process."""
     try:
@@ -141,7 +146,7 @@ def _example_figures(run, folder: Path) -> list[Path]:
             written.append(folder / f"attribution_{stem}.png")
             fig.savefig(written[-1], dpi=100)
             plt.close(fig)
-            model = run._models.get((row["model"], row.get("device", "cpu")))
+            model = models.get((row["model"], row.get("device", "cpu")))
             if row["explainer"] == "attention" and model is not None:
                 fig = plot_attention(model, a.text)
                 written.append(folder / f"attention_{stem}.png")
