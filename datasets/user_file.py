@@ -1,6 +1,6 @@
 """User data files: CSV (UTF-8, optional BOM, or ``encoding=``) or JSONL, in the format of
-../shared/API.md: columns ``text`` and either ``label`` (class index or class name; any number of
-classes: a classification task) or ``target`` (a finite number: a regression task), optional ``id``
+docs/api.md ("User data files"): columns ``text`` and either ``label`` (class index or class name;
+any number of classes: a classification task) or ``target`` (a finite number: a regression task), optional ``id``
 and ``rationale`` (``|``-separated substrings of ``text``).
 
 The whole file is checked before anything else happens and every problem is reported at once with

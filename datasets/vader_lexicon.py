@@ -34,7 +34,3 @@ def vader_lexicon() -> dict[str, float]:
                 continue
     return lexicon
 
-
-def valence(word: str) -> float:
-    """The word's mean human valence (0.0 for words outside the lexicon)."""
-    return vader_lexicon().get(word.lower(), 0.0)

@@ -18,7 +18,7 @@ class Lime(Explainer):
     ``LimeTextExplainer`` runs with our units as its features: ``split_expression`` returns
     ``model.units(text)`` and ``bow=False``, so a repeated word is one feature per occurrence;
     ``mask_string=""`` plus whitespace normalisation makes every perturbed text exactly the
-    ``delete`` removal rule of ../shared/API.md. Each sample removes a uniformly drawn number of
+    ``delete`` removal rule (docs/api.md, "Removing units"). Each sample removes a uniformly drawn number of
     units; samples are weighted by LIME's exponential kernel on cosine distance
     (``kernel_width``); the model is LIME's default ``Ridge(alpha=1)`` on all units
     (``feature_selection="none"``, which is what LIME's "auto" ends with when every unit is

@@ -14,7 +14,7 @@ class Occlusion(Explainer):
     """Leave-one-unit-out occlusion (Zeiler & Fergus, 2014; Li, Monroe & Jurafsky, 2016 for text).
 
     Score of unit i: ``f(x) - f(x without unit i)``, where removing follows the default ``delete``
-    rule of ../shared/API.md (``xaibench.core.units.remove_units``: cut the unit's characters, collapse
+    rule of docs/api.md (``xaibench.core.units.remove_units``: cut the unit's characters, collapse
     whitespace) and f is the target-class probability by default (``output="prob"``; ``"logit"``
     is the option). In units of f; > 0 means the unit supports the target. These are exactly the
     perturbations the ``loo_correlation`` and deletion metrics use.

@@ -40,7 +40,7 @@ class Shap(Explainer):
 
     Masking: shap's Text masker hands over, for each coalition, which units are kept
     (``output_type="token_ids"``, removed units marked -1), and the text the model sees is built
-    with the ``delete`` removal rule of ../shared/API.md (``remove_units``). That is exact, where
+    with the ``delete`` removal rule of docs/api.md (``remove_units``). That is exact, where
     shap's own string output would put a space in place of each removed run ("good,bad" ->
     "good bad"). The background (all units removed) is the empty text.
 

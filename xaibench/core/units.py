@@ -50,7 +50,7 @@ def normalize_space(text: str) -> str:
 def remove_units(text: str, units: Sequence[Unit], drop: Sequence[int] | set[int]) -> str:
     """Cut the character spans of ``units[i] for i in drop`` out of ``text``, then normalise spaces.
 
-    This is the default ``delete`` removal of ../shared/API.md: x without its top-k units.
+    This is the default ``delete`` removal of docs/api.md: x without its top-k units.
     """
     return _join_removed(text, units, set(int(i) for i in drop))
 

@@ -40,11 +40,6 @@ def label_of(labels: Sequence[str] | None, target: int, output: str) -> str | No
     return str(labels[index]) if 0 <= index < len(labels) else None
 
 
-def attribution_quantity(attribution, labels: Sequence[str] | None = None) -> str:
-    """What one attribution explains, e.g. "p(neutral)" (``labels``: the model's class names)."""
-    return quantity_name(attribution.output, label_of(labels, attribution.target, attribution.output))
-
-
 def shared_quantity(outputs: Iterable[str], targets: Iterable[int], labels: Sequence[str] | None = None) -> str:
     """One name for many attributions of a task (a curve averaged over examples): the class name
     only when they all explain the same class; "explained output f(x)" when their outputs differ."""

@@ -1,4 +1,4 @@
-"""Turn per-example rows into the run folder's tables (formats in ../shared/API.md).
+"""Turn per-example rows into the run folder's tables (formats in docs/api.md).
 
 - ``per_example.csv``: one row per (dataset, model, explainer, metric, example_id).
 - ``summary.csv``: one row per (dataset, model, explainer, metric): mean over finite values,
