@@ -1,57 +1,16 @@
-"""Raw attention from the first ([CLS]) token, and the batched attention pass rollout and plots share."""
+"""Raw attention from the first ([CLS]) token, and the head reduction rollout and plots share."""
 from __future__ import annotations
-
-from contextlib import contextmanager
-from typing import Iterator, Sequence
 
 import numpy as np
 import torch
 
-from xaibench.modeling import engine
 from xaibench.core import registry
+from xaibench.modeling.attention import attention_weights
 
-from xaibench.explainers._gradients import progress_bar, units_from_tokens
+from xaibench.explainers._gradients import units_from_tokens
 from xaibench.explainers.base import ExplainBatch, Explainer
 
 HEAD_REDUCTIONS = ("mean", "max")
-
-
-@contextmanager
-def eager_attention(hf_model) -> Iterator[None]:
-    """Temporarily switch to the "eager" attention implementation: fused kernels (sdpa, flash)
-    compute the same outputs but never materialise the attention weights."""
-    current = getattr(hf_model.config, "_attn_implementation", None)
-    if current in (None, "eager") or not hasattr(hf_model, "set_attn_implementation"):
-        yield
-        return
-    hf_model.set_attn_implementation("eager")
-    try:
-        yield
-    finally:
-        hf_model.set_attn_implementation(current)
-
-
-def batched_attentions(model, token_ids: Sequence[Sequence[int]], progress: bool = False
-                       ) -> Iterator[tuple[np.ndarray, tuple[torch.Tensor, ...]]]:
-    """Yield ``(indices, attentions)`` per length-sorted padded batch; ``attentions[l]`` is layer
-    l's ``[batch, heads, query, key]`` weights. Runs under ``torch.inference_mode`` and adds the
-    batch sizes to ``model.n_forward``."""
-    bar = progress_bar(progress, len(token_ids), "attention")
-    with eager_attention(model.hf_model), torch.inference_mode():
-        # batched: one forward per length-bucketed batch
-        for idx, batch in engine.iter_batches(model, token_ids):
-            attentions = model.hf_model(**batch, output_attentions=True).attentions
-            model.n_forward += len(idx)
-            if not attentions:
-                raise RuntimeError(
-                    f"model {model.name!r} returned no attention weights; load it with "
-                    "attn_implementation='eager'"
-                )
-            yield idx, attentions
-            if bar is not None:
-                bar.update(len(idx))
-    if bar is not None:
-        bar.close()
 
 
 def reduce_heads(attention: torch.Tensor, head_reduction: str) -> torch.Tensor:
@@ -98,13 +57,14 @@ class Attention(Explainer):
             raise ValueError(f"layer must be an int (negative counts from the last layer), got {self.layer!r}")
 
     def _attribute(self, model, batch: ExplainBatch) -> list[np.ndarray]:
-        results: list[np.ndarray] = [np.zeros(0)] * len(batch)
-        for idx, attentions in batched_attentions(model, batch.token_ids, batch.progress):
+        def first_rows(attentions) -> np.ndarray:
             n_layers = len(attentions)
             if not -n_layers <= self.layer < n_layers:
                 raise ValueError(f"layer={self.layer} is out of range for a model with {n_layers} layers")
-            from_first = reduce_heads(attentions[self.layer], self.head_reduction)[:, 0, :]
-            from_first = from_first.to("cpu", torch.float64).numpy()
+            return reduce_heads(attentions[self.layer], self.head_reduction)[:, 0, :].to("cpu", torch.float64).numpy()
+
+        results: list[np.ndarray] = [np.zeros(0)] * len(batch)
+        for idx, from_first in attention_weights(model, batch.token_ids, first_rows, batch.progress):
             for row, i in enumerate(idx):
                 results[i] = units_from_tokens(from_first[row], batch.token_units[i], len(batch.units[i]))
         return results

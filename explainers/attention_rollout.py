@@ -5,9 +5,10 @@ import numpy as np
 import torch
 
 from xaibench.core import registry
+from xaibench.modeling.attention import attention_weights
 
 from xaibench.explainers._gradients import units_from_tokens
-from xaibench.explainers.attention import HEAD_REDUCTIONS, batched_attentions, reduce_heads
+from xaibench.explainers.attention import HEAD_REDUCTIONS, reduce_heads
 from xaibench.explainers.base import ExplainBatch, Explainer
 
 
@@ -55,9 +56,11 @@ class AttentionRollout(Explainer):
             raise ValueError(f"head_reduction must be one of {HEAD_REDUCTIONS}, got {self.head_reduction!r}")
 
     def _attribute(self, model, batch: ExplainBatch) -> list[np.ndarray]:
+        def first_rows(attentions) -> np.ndarray:
+            return rollout(attentions, self.head_reduction)[:, 0, :].cpu().numpy()
+
         results: list[np.ndarray] = [np.zeros(0)] * len(batch)
-        for idx, attentions in batched_attentions(model, batch.token_ids, batch.progress):
-            from_first = rollout(attentions, self.head_reduction)[:, 0, :].cpu().numpy()
+        for idx, from_first in attention_weights(model, batch.token_ids, first_rows, batch.progress):
             for row, i in enumerate(idx):
                 results[i] = units_from_tokens(from_first[row], batch.token_units[i], len(batch.units[i]))
         return results

@@ -6,12 +6,12 @@ import time
 import numpy as np
 import torch
 
-from xaibench.modeling import engine
-from xaibench.modeling import last_layer
 from xaibench.core import registry
+from xaibench.modeling.engine import run_batches
+from xaibench.modeling.gradients import embedding_forward
 from xaibench.modeling.sharing import gradient_call, ids_key
 
-from xaibench.explainers._gradients import progress_bar, units_from_tokens
+from xaibench.explainers._gradients import units_from_tokens
 from xaibench.explainers.base import ExplainBatch, Explainer
 
 
@@ -99,45 +99,36 @@ class IntegratedGradients(Explainer):
         """Per length bucket: (indices, path-averaged gradient [B, L, H], embedding − baseline
         embedding [B, L, H], f(x) [B], f(baseline) [B]); and the cost of computing them.
 
-        captum's ``IntegratedGradients`` integrates over the word-embedding layer's output: the
-        embeddings of the text and of the baseline are looked up directly, and a forward hook puts
-        each interpolated embedding in place of that layer's output inside the model's own forward
-        pass (what ``LayerIntegratedGradients`` does, without its two extra forward passes to
-        capture the layer). One model call for the path, one for both endpoints.
+        Buckets come from the engine (``run_batches`` with ``n_steps`` rows per text, out-of-memory
+        retry included). captum's ``IntegratedGradients`` integrates over the word-embedding layer's
+        output: the embeddings of the text and of the baseline are looked up directly, and the
+        engine's ``embedding_forward`` puts each interpolated embedding in place of that layer's
+        output inside the model's own forward pass (what ``LayerIntegratedGradients`` does, without
+        its two extra forward passes to capture the layer). One captum call for the path, one model
+        call for both endpoints.
         """
         from captum.attr import IntegratedGradients as CaptumIntegratedGradients
 
-        start, n_forward0 = time.perf_counter(), model.n_forward
+        start, n_forward0, n_backward0 = time.perf_counter(), model.n_forward, model.n_backward
         embedding = model.hf_model.get_input_embeddings()
 
         def forward(embeddings, input_ids, attention_mask, targets):
-            # captum calls this for the path steps; every row counts as a forward pass.
-            model.n_forward += int(input_ids.shape[0])
-            handle = embedding.register_forward_hook(lambda module, inputs, output: embeddings)
-            try:
-                with last_layer.active(model):  # gradients are unchanged by the first-token shortcut
-                    logits = model.hf_model(input_ids=input_ids, attention_mask=attention_mask).logits
-            finally:
-                handle.remove()
+            # f at given embeddings, for captum's path steps and for both endpoints; the engine
+            # counts every row as a forward pass, and as a backward pass when captum differentiates it.
+            logits = embedding_forward(model, embeddings, input_ids, attention_mask)
             return model.output_from_logits(logits, targets, batch.output)
 
         ig = CaptumIntegratedGradients(forward, multiply_by_inputs=False)
         # [UNK] stands for real words (emoji, unseen scripts): it moves with the words.
         kept = set(model.tokenizer.all_special_ids) - {model.tokenizer.unk_token_id}
         special = torch.as_tensor(sorted(kept), dtype=torch.long, device=model.device)
-        budget, max_batch = model.token_budget, model.max_batch
-        lengths = [len(ids) for ids in batch.token_ids]
-        parts = []
-        bar = progress_bar(batch.progress, len(batch), "integrated gradients")
-        # Buckets of similar length, each text counting n_steps rows: one captum call per batch.
-        # batched: one captum call per length bucket of texts
-        for idx in engine.plan_batches(lengths, budget, max_batch, rows_per_item=self.n_steps):
-            padded = engine.pad_batch([batch.token_ids[i] for i in idx], model.pad_token_id, model.device)
+
+        def step(idx: np.ndarray, padded: dict[str, torch.Tensor]):
             ids, mask = padded["input_ids"], padded["attention_mask"]
             # Pad every word; keep special tokens (and padding, already pad) so only words move.
             baseline = torch.where(torch.isin(ids, special), ids, torch.full_like(ids, model.pad_token_id))
             targets = torch.as_tensor(batch.targets[idx], device=model.device)
-            rows = self.internal_batch_size or max(len(idx), budget // ids.shape[1])
+            rows = self.internal_batch_size or max(len(idx), model.token_budget // ids.shape[1])
             with torch.no_grad():
                 emb_x, emb_b = embedding(ids), embedding(baseline)
             with torch.enable_grad():
@@ -146,12 +137,11 @@ class IntegratedGradients(Explainer):
             with torch.inference_mode():
                 ends = forward(torch.cat([emb_x, emb_b]), torch.cat([ids, baseline]), torch.cat([mask, mask]),
                                torch.cat([targets, targets]))
-            model.n_backward += self.n_steps * len(idx)
-            parts.append((idx, total_grads.detach(), emb_x - emb_b, ends[:len(idx)], ends[len(idx):]))
-            if bar is not None:
-                bar.update(len(idx))
-        if bar is not None:
-            bar.close()
-        cost = {"n_forward": model.n_forward - n_forward0, "n_backward": self.n_steps * len(batch),
+            return total_grads.detach(), emb_x - emb_b, ends[:len(idx)], ends[len(idx):]
+
+        # Buckets of similar length, each text counting n_steps rows: one captum call per batch.
+        parts = run_batches(model, batch.token_ids, step, rows_per_item=self.n_steps, progress=batch.progress,
+                            desc="integrated gradients")
+        cost = {"n_forward": model.n_forward - n_forward0, "n_backward": model.n_backward - n_backward0,
                 "seconds": time.perf_counter() - start}
-        return parts, cost
+        return [(idx, *result) for idx, result in parts], cost

@@ -4,8 +4,8 @@ The noise is added by a forward hook on the model's word-embedding layer
 (``hf_model.get_input_embeddings()``), installed by ``embedding_noise`` for the duration of one
 ``explain`` call, so the explainers run unchanged: the gradient explainers take their gradients at
 (and IG integrates up to) the hooked output, which is the noisy embedding. The hook is registered
-before the explainer's own hooks, and PyTorch runs forward hooks in registration order, so the
-explainer sees the noisy tensor.
+before the hooks of the engine's gradient passes (``xaibench.modeling.gradients``), and PyTorch runs
+forward hooks in registration order, so those passes see the noisy tensor.
 """
 from __future__ import annotations
 

@@ -1,10 +1,11 @@
 """The speed rule, checked on the source: no Python loop runs the model once per text.
 
-Every model evaluation goes through the batched engine (or a batched gradient pass), so a loop
-whose body calls the model must be a loop over *batches*, chunks, rounds or groups, each iteration
-one batched call. Such a loop carries the marker comment ``# batched: <why>`` on its first line or
-the line above it; any other loop that calls the model fails this test with its file and line, so a
-per-text loop cannot slip in unnoticed.
+Every model evaluation goes through the batched engine, whose passes (inference, gradients,
+attention) run one step per batch in ``run_batches``, so a loop whose body calls the model or one of
+those passes must be a loop over *batches*, chunks, rounds or groups, each iteration one batched
+call. Such a loop carries the marker comment ``# batched: <why>`` on its first line or the line
+above it; any other loop that calls the model fails this test with its file and line, so a per-text
+loop cannot slip in unnoticed.
 """
 import ast
 from pathlib import Path
@@ -16,8 +17,9 @@ MARKER = "# batched:"
 MODEL_METHODS = {"logits", "predict_proba", "predict", "explained_output", "predicted_targets", "explain",
                  "hf_model", "forward_module", "score", "evaluate", "fill", "attribute"}
 #: Functions that evaluate the model (called by name or as an attribute).
-MODEL_FUNCTIONS = {"forward_logits", "compute_logits", "batched_logits", "evaluate_metrics", "score_chunk",
-                   "answer_all", "gradient_attributions", "input_gradients"}
+MODEL_FUNCTIONS = {"forward_logits", "compute_logits", "batched_logits", "run_batches", "evaluate_metrics",
+                   "score_chunk", "answer_all", "gradient_attributions", "input_gradients", "attention_weights",
+                   "embedding_forward"}
 LOOPS = (ast.For, ast.AsyncFor, ast.While, ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
 
 

@@ -170,10 +170,10 @@ def test_integrated_gradients_variants_share_the_path_and_match_captum(tiny_mode
 def test_session_shares_work_across_cells_and_costs_stay_per_method(tmp_path, monkeypatch):
     """Two cells of one task: the second serves its f(x), leave-one-out and random-ordering inputs
     from the chunk's shared table; values equal a run without sharing, costs are unchanged."""
-    from xaibench.harness import session as session_module
     from xaibench.harness.cache import ResultCache
     from xaibench.harness.config import resolve
     from xaibench.harness.session import BenchmarkSession
+    from xaibench.harness.shared_tables import SharedTables
     from xaibench.testing import tiny_classifier
 
     folder = tmp_path / "model"
@@ -193,8 +193,7 @@ def test_session_shares_work_across_cells_and_costs_stay_per_method(tmp_path, mo
         return s, s.model(str(folder)).n_forward
 
     shared_session, shared_passes = run("shared")
-    monkeypatch.setattr(session_module.BenchmarkSession, "shared_table",
-                        lambda self, *a, **k: SharedComputations(grow=False))
+    monkeypatch.setattr(SharedTables, "table", lambda self, *a, **k: SharedComputations(grow=False))
     plain_session, plain_passes = run("plain")
     assert shared_passes < plain_passes
     values = {(r["explainer"], r["metric"], r["example_id"]): r["value"] for r in plain_session.per_example}

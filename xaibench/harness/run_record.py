@@ -13,6 +13,7 @@ never a session. Four row kinds:
 from __future__ import annotations
 
 import time
+import traceback
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
@@ -99,3 +100,25 @@ def attribution_row(cell: dict, example_id: str, attribution) -> dict:
     row = attribution.to_dict()
     row["explainer_params"] = row.pop("explainer")
     return {**cell, "example_id": example_id, **row}
+
+
+def result_rows(result, positions: list[int]) -> list[dict]:
+    """A ``MetricResult`` as the plain rows the result cache stores: one per attribution, with its
+    position ``index`` in the chunk, value, random reference, note and curve."""
+    rows = []
+    for j, i in enumerate(positions):
+        ref = result.random_reference
+        curve = result.curves[j] if result.curves is not None else None
+        rows.append({"index": i, "value": float(result.values[j]),
+                     "random_reference": float(ref[j]) if ref is not None else float("nan"),
+                     "note": result.notes[j] if result.notes else None,
+                     "curve": None if curve is None else {"fractions": [float(q) for q in curve["fractions"]],
+                                                          "values": [float(v) for v in curve["values"]]}})
+    return rows
+
+
+def describe_error(exc: BaseException) -> str:
+    """One line for an error row: type, message and where it was raised (file:line)."""
+    last = traceback.extract_tb(exc.__traceback__)[-1] if exc.__traceback__ else None
+    where = f" (at {last.filename.rsplit('/', 1)[-1]}:{last.lineno})" if last else ""
+    return f"{type(exc).__name__}: {exc}{where}"

@@ -17,7 +17,6 @@ from typing import Sequence
 
 import numpy as np
 import pandas as pd
-import torch
 
 from xaibench.core.units import keep_units
 
@@ -65,9 +64,8 @@ def _mostly_cjk(text: str) -> bool:
 
 
 def pass_seconds(model, texts: Sequence[str], n_inputs: int = 32, repeats: int = 3) -> tuple[float, float]:
-    """Seconds per input of one forward pass and of one forward+backward pass (gradient of the
-    output with respect to the input embeddings, as the gradient explainers take it: no parameter
-    gradients, the last-layer shortcut on), both batched the way the engine batches explainer inputs.
+    """Seconds per input of one forward pass and of one forward+backward pass (the gradient
+    explainers' own pass, ``gradient_pass_seconds``), both through the engine as explainers use it.
 
     Inputs are ``n_inputs`` distinct leave-one-unit-out variants of ``texts`` (so the engine cannot
     de-duplicate them and their lengths match what an explainer sends); best of ``repeats``.
@@ -91,22 +89,18 @@ def pass_seconds(model, texts: Sequence[str], n_inputs: int = 32, repeats: int =
 
 
 def gradient_pass_seconds(model, id_lists: Sequence[Sequence[int]], repeats: int = 3) -> float:
-    """Seconds per sequence of forward+backward passes over ``id_lists`` in the engine's
-    length-bucketed batches (d output / d input embeddings only); best of ``repeats``."""
-    from xaibench.modeling import last_layer
-    from xaibench.modeling.engine import pad_batch, plan_batches
+    """Seconds per sequence of the gradient explainers' pass over ``id_lists``: the engine's
+    ``input_gradients`` (forward+backward in its length-bucketed batches, d f / d input embeddings
+    of the model's default explained output, target 0); best of ``repeats``. Time it outside
+    ``model.sharing()``, where repeats would be served from the shared table."""
+    from xaibench.modeling.gradients import input_gradients
 
+    targets = np.zeros(len(id_lists), dtype=int)
     best = float("inf")
-    # batched: timing repeats; each round times whole batched calls
+    # batched: timing repeats; each round times one whole batched call
     for r in range(repeats + 1):  # the first round is a warm-up
         t0 = time.perf_counter()
-        # batched: one forward+backward per length-bucketed batch
-        for idx in plan_batches([len(i) for i in id_lists], model.token_budget, model.max_batch):
-            batch = pad_batch([id_lists[i] for i in idx], model.pad_token_id, model.device)
-            with torch.enable_grad(), last_layer.active(model):
-                emb = model.hf_model.get_input_embeddings()(batch["input_ids"]).detach().requires_grad_(True)
-                out = model.hf_model(inputs_embeds=emb, attention_mask=batch["attention_mask"]).logits[:, 0].sum()
-                torch.autograd.grad(out, emb)
+        input_gradients(model, id_lists, targets, model.default_output)
         if r:
             best = min(best, (time.perf_counter() - t0) / len(id_lists))
     return best

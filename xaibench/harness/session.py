@@ -18,7 +18,6 @@ from __future__ import annotations
 import os
 import signal
 import time
-import traceback
 from dataclasses import dataclass, field
 
 from xaibench.core import registry
@@ -26,7 +25,8 @@ from xaibench.core.records import Attribution
 from xaibench.core.references import reference_key, with_references
 from xaibench.harness.cache import ResultCache, key_of
 from xaibench.harness.config import RunConfig, Task
-from xaibench.harness.run_record import RunRecord, attribution_row, cell_id, curve_rows, metric_row
+from xaibench.harness.run_record import (RunRecord, attribution_row, cell_id, curve_rows, describe_error, metric_row,
+                                         result_rows)
 from xaibench.harness.shared_tables import Lazy, SharedTables
 
 CHUNK_SIZE = 16
@@ -164,7 +164,7 @@ class BenchmarkSession:
             metrics = [registry.metrics.create(name, **self.config.metric_params.get(name, {}))
                        for name in self.config.metrics]
         except Exception as exc:  # the cell cannot start: every example of it is an error row
-            message = _describe(exc)
+            message = describe_error(exc)
             outcome.errors = {eid: message for eid in ds.ids}
             outcome.attributions = [None] * len(ds)
             for name in self.config.metrics:
@@ -239,7 +239,7 @@ class BenchmarkSession:
                             attributions.extend(explainer.explain(model, [e.text]))
                         except Exception as exc:
                             attributions.append(None)
-                            errors[e.id] = _describe(exc)
+                            errors[e.id] = describe_error(exc)
             outcome.errors.update(errors)
             self.cache.put("explanations", chunk_key, {
                 "attributions": [None if a is None else a.to_dict() for a in attributions], "errors": errors})
@@ -263,7 +263,7 @@ class BenchmarkSession:
             live = [attributions[i] for i in ok]
             with model.sharing(shared()):
                 try:
-                    results = {name: _result_rows(r, ok) for name, r in evaluate_metrics(model, missing, live).items()}
+                    results = {name: result_rows(r, ok) for name, r in evaluate_metrics(model, missing, live).items()}
                 except Exception:
                     # Retry metric by metric, then example by example: one broken metric does not sink
                     # the others, one example a metric cannot handle does not sink the chunk.
@@ -299,7 +299,7 @@ def _metric_rows_one_by_one(model, metric, attributions: list, positions: list[i
     from xaibench.metrics.evaluation import evaluate_metrics
 
     try:
-        return _result_rows(evaluate_metrics(model, [metric], [attributions[i] for i in positions])[metric.name],
+        return result_rows(evaluate_metrics(model, [metric], [attributions[i] for i in positions])[metric.name],
                             positions)
     except Exception:
         pass
@@ -307,9 +307,9 @@ def _metric_rows_one_by_one(model, metric, attributions: list, positions: list[i
     # batched: failure isolation: only after the batched call raised
     for i in positions:
         try:
-            rows.extend(_result_rows(evaluate_metrics(model, [metric], [attributions[i]])[metric.name], [i]))
+            rows.extend(result_rows(evaluate_metrics(model, [metric], [attributions[i]])[metric.name], [i]))
         except Exception as exc:
-            rows.append({"index": i, "error": _describe(exc)})
+            rows.append({"index": i, "error": describe_error(exc)})
     return rows
 
 
@@ -320,26 +320,7 @@ def _truncated(attribution) -> int | None:
     return int((attribution.metadata or {}).get("n_units_truncated", 0) or 0)
 
 
-def _result_rows(result, positions: list[int]) -> list[dict]:
-    rows = []
-    for j, i in enumerate(positions):
-        ref = result.random_reference
-        curve = result.curves[j] if result.curves is not None else None
-        rows.append({"index": i, "value": float(result.values[j]),
-                     "random_reference": float(ref[j]) if ref is not None else float("nan"),
-                     "note": result.notes[j] if result.notes else None,
-                     "curve": None if curve is None else {"fractions": [float(q) for q in curve["fractions"]],
-                                                          "values": [float(v) for v in curve["values"]]}})
-    return rows
-
-
 def _progress(total: int, desc: str):
     from tqdm.auto import tqdm
 
     return tqdm(total=total, desc=desc, unit="ex", leave=False, dynamic_ncols=True)
-
-
-def _describe(exc: BaseException) -> str:
-    last = traceback.extract_tb(exc.__traceback__)[-1] if exc.__traceback__ else None
-    where = f" (at {last.filename.rsplit('/', 1)[-1]}:{last.lineno})" if last else ""
-    return f"{type(exc).__name__}: {exc}{where}"

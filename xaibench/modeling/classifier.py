@@ -3,7 +3,8 @@
 It owns the three things every explainer and metric must agree on:
 - the unit split (``units``) and the token -> unit map (``token_units``);
 - the batched engine (``logits``, ``predict_proba``), with pass counters ``n_forward``/``n_backward``
-  and, inside ``sharing()``, the counters of work reused instead of run (``n_forward_reused``...);
+  and, inside ``sharing()``, the counters of work reused instead of run (``n_forward_reused``...):
+  they are state here, and only the engine's passes add to them (``xaibench.modeling.engine``);
 - *the explained output* f(x): for classification the target-class probability (``"prob"``, default)
   or logit (``"logit"``); for regression the prediction divided by the training-target standard
   deviation (``"value"``: ŷ/σ). Explainers and metrics call ``explained_output`` /
@@ -180,8 +181,9 @@ class Classifier:
     @property
     def forward_module(self):
         """The module the engine's inference passes call: the compiled ``hf_model`` when
-        ``compile=True``, else ``hf_model`` itself. Gradient explainers and captum always use the
-        eager ``hf_model``: hooks and autograd through a compiled module are fragile."""
+        ``compile=True``, else ``hf_model`` itself. The engine's gradient and attention passes
+        (``xaibench.modeling.gradients``, ``xaibench.modeling.attention``) always use the eager
+        ``hf_model``: hooks and autograd through a compiled module are fragile."""
         return self._compiled if self._compiled is not None else self.hf_model
 
     # ---- units -------------------------------------------------------------------------------

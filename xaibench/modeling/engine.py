@@ -1,18 +1,26 @@
-"""The batched evaluation engine: every forward pass over model inputs goes through here.
+"""The batched evaluation engine: batching, the out-of-memory retry, and the inference pass.
 
-``forward_logits`` takes texts and/or token-id tuples, evaluates each distinct input once, skips
-inputs that the model's active shared table already holds (``xaibench.modeling.sharing``), and runs the rest
-through ``batched_logits``: sorted by token length, cut into length buckets and batches by a cost
-model (``plan_batches``: a batch costs a fixed overhead plus its padded tokens), each batch padded
-only to its own longest input, under a token budget (batch size x padded length) and
-``torch.inference_mode``; the caller's order is restored. A batch that runs out of GPU memory is
-retried with half the token budget.
+Every pass of a model over its inputs runs through ``run_batches``: token-id lists are sorted by
+length and cut into length buckets and batches by a cost model (``plan_batches``: a batch costs a
+fixed overhead plus its padded tokens) under a token budget (batch size x padded length); each
+batch is padded only to its own longest input (``pad_batch``) and handed to a step function. A
+batch that runs out of GPU memory is retried with a smaller token budget.
+
+The passes built on it, and the only code that adds to ``model.n_forward``/``n_backward``:
+
+- inference logits, here: ``forward_logits`` takes texts and/or token-id tuples, evaluates each
+  distinct input once, skips inputs that the model's active shared table already holds
+  (``xaibench.modeling.sharing``), and runs the rest through ``batched_logits`` under
+  ``torch.inference_mode``; the caller's order is restored;
+- gradients with respect to the word embeddings, and the forward pass with given word embeddings
+  that path methods differentiate: ``xaibench.modeling.gradients``;
+- attention weights: ``xaibench.modeling.attention``.
 """
 from __future__ import annotations
 
 import time
 import warnings
-from typing import TYPE_CHECKING, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import numpy as np
 import torch
@@ -24,7 +32,7 @@ if TYPE_CHECKING:
 
 
 #: Fixed cost of one forward call in padded-token equivalents: what the planner weighs a new batch
-#: against padding. Measured on 2 CPU cores (``python scripts/engine_calibration.py``): MiniLM-L6
+#: against padding. Measured on 2 CPU cores by timing batches of growing size and length: MiniLM-L6
 #: takes ~20 ms per call on top of ~0.22 ms per token (its 42 MB of weights stream from memory on
 #: every call), char-BERT ~4 ms on top of ~0.035 ms per token; both are ~100 tokens' worth.
 BATCH_OVERHEAD_TOKENS = 96
@@ -41,8 +49,9 @@ def plan_batches(lengths: Sequence[int], token_budget: int, max_batch: int,
     Items are sorted longest first; a dynamic programme over the distinct lengths chooses where
     buckets start, so a few short texts are not padded to a long one when a batch of their own is
     cheaper, and a handful of lengths is not split into many tiny batches when padding is cheaper
-    (plain longest-first packing is kept instead on the rare call where it costs less). Each bucket is cut into batches with ``B * rows_per_item * L <= token_budget`` (at least one
-    item) and ``B <= max_batch``; every batch pads only to its own longest item.
+    (plain longest-first packing is kept instead on the rare call where it costs less). Each bucket
+    is cut into batches with ``B * rows_per_item * L <= token_budget`` (at least one item) and
+    ``B <= max_batch``; every batch pads only to its own longest item.
 
     Returns index arrays into ``lengths``, longest batch first; every index appears exactly once.
     """
@@ -114,11 +123,80 @@ def pad_batch(id_lists: Sequence[Sequence[int]], pad_id: int, device) -> dict[st
     return {"input_ids": input_ids.to(device), "attention_mask": attention_mask.to(device)}
 
 
-def iter_batches(model: "Classifier", id_lists: Sequence[Sequence[int]]) -> Iterator[tuple[np.ndarray, dict]]:
-    """Yield ``(indices, padded tensors)`` for length-sorted batches of ``id_lists``."""
-    lengths = [len(ids) for ids in id_lists]
-    for idx in plan_batches(lengths, model.token_budget, model.max_batch):
-        yield idx, pad_batch([id_lists[i] for i in idx], model.pad_token_id, model.device)
+def run_batches(model: "Classifier", id_lists: Sequence[Sequence[int]],
+                step: Callable[[np.ndarray, dict[str, torch.Tensor]], Any], *, rows_per_item: int = 1,
+                progress: bool = False, desc: str = "batches") -> list[tuple[np.ndarray, Any]]:
+    """``[(indices, step(indices, batch))]`` for every batch ``plan_batches`` makes of ``id_lists``
+    under ``model.token_budget`` and ``model.max_batch``, in the order they ran; every index of
+    ``id_lists`` is in exactly one of them. ``batch``: the lists of ``indices`` padded by
+    ``pad_batch`` (``input_ids``, ``attention_mask`` [B, L] on ``model.device``).
+    ``rows_per_item``: model rows per list in the planner's cost (e.g. Integrated Gradients' steps).
+
+    A step that raises ``torch.cuda.OutOfMemoryError`` is not fatal: the token budget shrinks
+    (``_shrink_after_oom``; it stays smaller for the model's later calls) and the lists not yet done
+    are planned again, until a single row does not fit, which re-raises. The failed batch's lists
+    run again in new batches, so a step must not keep anything of a batch it did not return; the
+    passes it counted before failing are taken back (``model.n_forward``/``n_backward`` return to
+    their values before the step), so every list is counted once, by the batch that finished it.
+    ``progress``: a tqdm bar named ``desc`` that counts lists.
+    """
+    lengths = np.asarray([len(ids) for ids in id_lists], dtype=int)
+    finished = np.zeros(len(id_lists), dtype=bool)
+    todo = np.arange(len(id_lists))
+    results: list[tuple[np.ndarray, Any]] = []
+    bar = progress_bar(progress, len(id_lists), desc)
+    while todo.size:
+        failed = None
+        # batched: one step per length-bucketed batch
+        for local in plan_batches(lengths[todo], model.token_budget, model.max_batch, rows_per_item=rows_per_item):
+            idx = todo[local]
+            counted = model.n_forward, model.n_backward
+            try:
+                result = step(idx, pad_batch([id_lists[i] for i in idx], model.pad_token_id, model.device))
+            except torch.cuda.OutOfMemoryError:
+                # Leave the except block before freeing: the traceback holds the batch's tensors.
+                failed = idx
+                model.n_forward, model.n_backward = counted
+                break
+            results.append((idx, result))
+            finished[idx] = True
+            if bar is not None:
+                bar.update(len(idx))
+        todo = np.flatnonzero(~finished)
+        if failed is not None:
+            _shrink_after_oom(model, failed, int(lengths[failed].max()), rows_per_item)
+    if bar is not None:
+        bar.close()
+    return results
+
+
+def _shrink_after_oom(model, failed: np.ndarray, longest: int, rows_per_item: int) -> None:
+    """Lower ``model.token_budget`` after batch ``failed`` (longest list ``longest`` tokens) ran out
+    of memory, or re-raise when it was a single row that no budget can split."""
+    rows = len(failed) * max(1, int(rows_per_item))
+    if rows <= 1 or model.token_budget <= longest:
+        raise torch.cuda.OutOfMemoryError(
+            f"model {model.name!r}: out of memory on {model.device} with a single text of {longest} tokens; "
+            "lower max_length or use a device with more memory")
+    old = model.token_budget
+    # Halve what the failed batch actually used (max_batch may have capped it below the budget),
+    # never below its longest text, so every text still fits a batch of its own. A step may split
+    # its rows (Integrated Gradients' path steps) by the budget, so one text of many rows shrinks too.
+    model.token_budget = max(longest, min(old, rows * longest) // 2)
+    model.n_oom_retries = getattr(model, "n_oom_retries", 0) + 1
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+    warnings.warn(f"model {model.name!r}: out of memory on {model.device} with a token budget of {old}; "
+                  f"retrying with {model.token_budget}", RuntimeWarning, stacklevel=3)
+
+
+def progress_bar(progress: bool, total: int, desc: str):
+    """A tqdm bar counting texts when ``progress`` is true, else None."""
+    if not progress:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=desc, unit="text", leave=False)
 
 
 def forward_logits(model: "Classifier", inputs: Sequence, progress: bool = False) -> np.ndarray:
@@ -175,74 +253,25 @@ def compute_logits(model: "Classifier", inputs: Sequence, progress: bool = False
     inverse = np.fromiter((slots.setdefault(ids, len(slots)) for ids in id_lists), dtype=np.int64,
                           count=len(id_lists))
     unique = list(slots)
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=len(unique), desc="forward", unit="text", leave=False)
     start = time.perf_counter()
-    logits = batched_logits(model, unique, on_batch=None if bar is None else bar.update)
+    logits = batched_logits(model, unique, progress=progress)
     seconds = time.perf_counter() - start
-    if bar is not None:
-        bar.close()
     model.n_forward += len(unique)
     return logits[inverse], seconds / max(1, len(unique))
 
 
-def batched_logits(model: "Classifier", id_lists: Sequence[Sequence[int]], on_batch=None) -> np.ndarray:
-    """Logits ``[len(id_lists), n_outputs]`` (float64) of token id lists, in length-sorted batches
-    under ``model.token_budget`` and ``torch.inference_mode``; does not touch ``model.n_forward``.
-
-    A batch that runs out of GPU memory is not fatal: the token budget is halved (and stays halved
-    for the model's later calls) and the texts not yet done are re-batched, until a single text
-    does not fit, which re-raises. ``on_batch(n)`` is called after each finished batch.
-    """
+def batched_logits(model: "Classifier", id_lists: Sequence[Sequence[int]], progress: bool = False) -> np.ndarray:
+    """Logits ``[len(id_lists), n_outputs]`` (float64) of token id lists, in ``run_batches``'s
+    length-sorted batches (out-of-memory retry included) under ``torch.inference_mode``, through
+    ``model.forward_module`` (the compiled module when ``compile=True``); does not touch
+    ``model.n_forward``."""
     out = np.empty((len(id_lists), model.n_outputs), dtype=np.float64)
-    lengths = np.asarray([len(ids) for ids in id_lists], dtype=int)
-    todo = np.arange(len(id_lists))
-    while todo.size:
-        done, failed = _run_batches(model, id_lists, lengths, todo, out, on_batch)
-        todo = np.setdiff1d(todo, done, assume_unique=True)
-        if failed is not None:
-            _shrink_after_oom(model, failed, int(lengths[failed].max()))
-    return out
 
+    def step(idx: np.ndarray, batch: dict[str, torch.Tensor]) -> np.ndarray:
+        return model.forward_module(**batch).logits.detach().to("cpu", torch.float64).numpy()
 
-def _run_batches(model, id_lists, lengths, todo, out, on_batch) -> tuple[np.ndarray, np.ndarray | None]:
-    """Run the batches of ``todo``; return (indices done, the batch that ran out of memory or None)."""
-    done: list[np.ndarray] = []
     # The first-token shortcut of the last layer (xaibench.modeling.last_layer) where the model supports it.
     with torch.inference_mode(), last_layer.active(model):
-        # batched: one forward per length-bucketed batch
-        for local in plan_batches(lengths[todo], model.token_budget, model.max_batch):
-            idx = todo[local]
-            try:
-                batch = pad_batch([id_lists[i] for i in idx], model.pad_token_id, model.device)
-                logits = model.forward_module(**batch).logits
-            except torch.cuda.OutOfMemoryError:
-                # Leave the except block before freeing: the traceback holds the batch's tensors.
-                failed = idx
-                break
-            out[idx] = logits.detach().to("cpu", torch.float64).numpy()
-            done.append(idx)
-            if on_batch is not None:
-                on_batch(len(idx))
-        else:
-            failed = None
-    return (np.concatenate(done) if done else np.zeros(0, dtype=int)), failed
-
-
-def _shrink_after_oom(model, failed: np.ndarray, longest: int) -> None:
-    if len(failed) <= 1 or model.token_budget <= longest:
-        raise torch.cuda.OutOfMemoryError(
-            f"model {model.name!r}: out of memory on {model.device} with a single text of {longest} tokens; "
-            "lower max_length or use a device with more memory")
-    old = model.token_budget
-    # Halve what the failed batch actually used (max_batch may have capped it below the budget),
-    # never below its longest text, so every text still fits a batch of its own.
-    model.token_budget = max(longest, min(old, len(failed) * longest) // 2)
-    model.n_oom_retries = getattr(model, "n_oom_retries", 0) + 1
-    if torch.cuda.is_available():
-        torch.cuda.empty_cache()
-    warnings.warn(f"model {model.name!r}: out of memory on {model.device} with a token budget of {old}; "
-                  f"retrying with {model.token_budget}", RuntimeWarning, stacklevel=3)
+        for idx, logits in run_batches(model, id_lists, step, progress=progress, desc="forward"):
+            out[idx] = logits
+    return out

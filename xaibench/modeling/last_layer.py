@@ -119,6 +119,8 @@ def _probe_agrees(model) -> bool:
         ids[row, :n] = torch.randint(1, max(2, vocab), (n,), generator=generator)
         mask[row, :n] = 1
     batch = {"input_ids": ids.to(model.device), "attention_mask": mask.to(model.device)}
+    # Direct model calls, not the engine's: the probe runs while the model is being built (before
+    # it is ready for the engine) and must not count as a pass of any method.
     with torch.inference_mode():
         full = model.hf_model(**batch).logits.float()
         with active(model):

@@ -94,7 +94,6 @@ class SharedComputations:
         self._rows: dict[Hashable, np.ndarray] = {}
         self._seconds: dict[Hashable, float] = {}
         self.gradients = gradients if gradients is not None else GradientStore()
-        self.hits = 0
 
     def __len__(self) -> int:
         return len(self._rows)
@@ -108,7 +107,6 @@ class SharedComputations:
         row = self._rows.get(key)
         if row is None:
             return None
-        self.hits += 1
         return row, self._seconds[key]
 
     def put(self, keys: Sequence, logits: np.ndarray, seconds_each: float) -> None:

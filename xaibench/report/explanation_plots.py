@@ -135,16 +135,20 @@ def plot_attention(model, text: str, layer: int = -1, head_reduction: str = "mea
     they often take most of the attention. ``level="token"`` shows raw sub-tokens.
     One forward pass (counted in ``model.n_forward``). Returns the Figure.
     """
-    from xaibench.explainers.attention import batched_attentions, reduce_heads
+    from xaibench.explainers.attention import reduce_heads
+    from xaibench.modeling.attention import attention_weights
 
     if level not in ("unit", "token"):
         raise ValueError(f"level must be 'unit' or 'token', got {level!r}")
-    ids, maps = model.encode([text])
-    for _, attentions in batched_attentions(model, ids):
+
+    def layer_matrix(attentions) -> tuple[np.ndarray, int]:
         n_layers = len(attentions)
         if not -n_layers <= layer < n_layers:
             raise ValueError(f"layer={layer} is out of range for a model with {n_layers} layers")
-        matrix = reduce_heads(attentions[layer], head_reduction)[0].double().cpu().numpy()
+        return reduce_heads(attentions[layer], head_reduction)[0].double().cpu().numpy(), n_layers
+
+    ids, maps = model.encode([text])
+    [(_, (matrix, n_layers))] = attention_weights(model, ids, layer_matrix)
     tokens = model.tokenizer.convert_ids_to_tokens(ids[0])
     names, groups = _groups(tokens, maps[0], [u.text for u in model.units(text)], level)
     grouped = np.array([[matrix[np.ix_(g, h)].sum(axis=1).mean() for h in groups] for g in groups])
