@@ -11,7 +11,9 @@ A metric scores a list of attributions against a model. It can do so in one of t
 2. **Evaluate on its own** (stability, sanity, runtime metrics that re-explain or only read costs):
    override ``evaluate(model, attributions) -> MetricResult``.
 
-``score(model, attributions)`` is the one call users need; it returns one float per attribution.
+``score(model, attributions)`` returns one metric's values, computing nothing else;
+``xb.evaluate(model, attributions, metrics=[...])`` scores several metrics in one joint pass and
+returns their random references too.
 """
 from __future__ import annotations
 
@@ -88,12 +90,25 @@ class Metric(Component):
         return evaluate_metrics(model, [self], attributions)[self.name]
 
     def score(self, model, attributions: Sequence) -> np.ndarray:
-        """One float per attribution (NaN where undefined). Computes the values only: no random
-        reference (see ``reference_param``); ``evaluate`` or ``xb.evaluate`` return it too."""
+        """This metric's values: ``(n,)`` floats, one per attribution in order, NaN where undefined
+        (``evaluate(...).notes`` say why); the ``values`` of ``evaluate(model, attributions)``.
+
+        Cost: only what the values need. The metric runs as ``values_only()``: no random reference,
+        so no random-ordering input is built or run. A request-declaring metric then runs one
+        batched forward pass per chunk of 64 examples (``DEFAULT_CHUNK_SIZE``) over the distinct
+        inputs of its own requests (removal metrics: f(x) and one edit per distinct k of the
+        attribution's ranking; ``loo_correlation``: f(x) and one removal per unit); the others run
+        their ``evaluate``. These are the inputs ``evaluate`` uses for the values, batched with
+        fewer others, so a float32 model's outputs for them, and the values, may differ from
+        ``evaluate``'s in the last bits. Each call runs its own pass:
+        to score several metrics, ``xb.evaluate`` runs the inputs they share once and returns the
+        random references too.
+        """
         return self.values_only().evaluate(model, attributions).values
 
     def values_only(self) -> "Metric":
-        """This metric without its random reference (itself when it has none)."""
+        """This metric with the same parameters but ``reference_param`` = 0, so it computes no
+        random reference (itself when it has none or it is already 0)."""
         if self.reference_param is None or not getattr(self, self.reference_param):
             return self
         return type(self)(**{**self.params(), self.reference_param: 0})

@@ -41,24 +41,47 @@ def list_datasets() -> list[str]:
 
 def evaluate(model, attributions: Sequence[Attribution], metrics: Sequence = ("comprehensiveness", "sufficiency",
              "deletion_auc", "insertion_auc"), chunk_size: int | None = None, progress: bool = False) -> dict:
-    """Score ``attributions`` with several metrics in one joint pass; what the benchmark does per chunk.
+    """Score ``attributions`` with several metrics in one joint, de-duplicated pass: what a benchmark
+    run does per chunk of examples.
 
-    ``metrics``: names (``xb.list_metrics()``) or ``Metric`` instances (``xb.get_metric(name,
-    **params)``); default the four removal metrics. Every model input the metrics need (f(x), each
-    removal, each random-ordering reference) is collected across metrics and examples,
-    de-duplicated and run through the batched engine once per chunk of ``chunk_size`` examples, so
-    inputs two metrics share are evaluated once (calling ``metric.score`` per metric evaluates
-    them again).
+    ``model``: the ``Classifier`` the attributions explain. ``metrics``: registry names
+    (``xb.list_metrics()``, built with default parameters) or ``Metric`` instances
+    (``xb.get_metric(name, **params)``), each at most once, or a single name; default the four
+    removal metrics. ``chunk_size``: examples whose inputs share one forward pass (default 64;
+    the inputs and logits held at once grow with it, not with the number of attributions).
+    ``progress``: a bar over chunks.
+
+    Computes every metric's values and, where the metric has one, its random reference (the
+    removal metrics and ``loo_correlation``: the mean over ``n_random`` seeded random unit
+    orderings, default 3), exactly as ``metric.evaluate`` does.
+
+    Cost: the metrics that declare their inputs (the faithfulness metrics) share one batched forward
+    pass per chunk over the distinct inputs all of them need for its examples (f(x), each removal
+    or kept subset of the attribution's ranking and of every random ordering, each leave-one-out
+    text): every such input runs once, however many metrics or orderings ask for it, and
+    ``model.n_forward`` grows by their count. On 48 reviews-en test sentences (18 units on average)
+    with occlusion attributions, the four removal metrics with their references need 70 distinct
+    inputs per example (their four ``score()`` calls, values only, run 29), and the call takes
+    1.04x one bare engine pass over them (``benchmarks/test_joint_scoring_speed.py``). Metrics
+    that evaluate on their own (stability, sanity, cost) then run their own ``evaluate`` over all
+    attributions.
 
     Returns ``{name: MetricResult}`` in the order given; each result holds ``values`` (one float
-    per attribution, NaN where undefined, ``notes`` say why), ``random_reference`` (the same
-    metric under random unit orderings, or None), ``curves`` and ``higher_is_better``.
+    per attribution, NaN where undefined, ``notes`` say why), ``random_reference`` (or None),
+    ``curves``, ``details``, ``params`` and ``higher_is_better``. An unknown name raises the
+    registry's ``UnknownNameError`` (a ``ValueError`` that lists the valid names).
     """
+    from xaibench.metrics.base import Metric
     from xaibench.metrics.evaluation import DEFAULT_CHUNK_SIZE, evaluate_metrics
 
     if isinstance(metrics, str):
         metrics = [metrics]
-    built = [get_metric(m) if isinstance(m, str) else m for m in metrics]
+    built = []
+    for m in metrics:
+        if not isinstance(m, (str, Metric)):
+            raise TypeError(f"metrics must be metric names (xb.list_metrics()) or Metric instances "
+                            f"(xb.get_metric(name, **params)), got {m!r}")
+        built.append(get_metric(m) if isinstance(m, str) else m)
     return evaluate_metrics(model, built, list(attributions), progress=progress,
                             chunk_size=DEFAULT_CHUNK_SIZE if chunk_size is None else chunk_size)
 
