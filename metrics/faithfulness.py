@@ -1,5 +1,5 @@
 """Removal-based faithfulness metrics: ERASER comprehensiveness / sufficiency and the deletion /
-insertion curves (exact definitions in ../shared/API.md). ``loo_correlation`` lives in ``loo.py``.
+insertion curves (exact definitions in docs/api.md). ``loo_correlation`` lives in ``loo.py``.
 
 All four share one request builder (``RemovalMetric``): for the attribution's ranking and for
 ``n_random`` seeded random orderings of the same units, the input "x without its top-k units" (or

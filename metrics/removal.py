@@ -1,9 +1,10 @@
 """The perturbation builder the removal-based metrics share: unit orderings, k = ceil(q·n), and
 "x without these units" / "x with only these units" in either removal mode.
 
-Modes (../shared/API.md, "Definitions the faithfulness metrics follow exactly"):
+Modes (docs/api.md, "Definitions"):
 - ``delete`` (default): cut the units' character spans out of the text, collapse whitespace runs to
-  one space, strip (``xaibench.core.units.remove_units`` / ``keep_units``). The perturbed input is a text.
+  one space, strip (``xaibench.core.units.remove_units`` / ``keep_units``). The perturbed input is
+  a text.
 - ``mask``: tokenize the original text once (with special tokens, truncated like every model input)
   and replace the ids of every sub-token that belongs to a removed unit with the tokenizer's mask
   token (its pad token if it has no mask token). The perturbed input is that token-id tuple. We edit
