@@ -4,7 +4,8 @@ import xaibench as xb
 from xaibench.core.errors import DataValidationError
 
 
-@pytest.mark.parametrize("name, min_test", [("reviews-en", 1000), ("reviews-zh", 2000)])
+@pytest.mark.parametrize("name, min_test", [("reviews-en", 1000),
+                                             pytest.param("reviews-zh", 2000, marks=pytest.mark.slow)])  # ~3 s
 def test_builtin_splits_are_disjoint_deterministic_and_large_enough(name, min_test):
     splits = {s: xb.load_dataset(name, split=s) for s in ("train", "validation", "test")}
     ids = {s: set(d.ids) for s, d in splits.items()}

@@ -5,6 +5,9 @@ A tiny BERT is trained in seconds on synthetic sentences: filler words plus one 
 trained towards 50/50, so removing the planted word really takes the evidence away (otherwise
 "no zorb" would itself be evidence for class 0, and the label of a "blick" sentence would not be
 caused by "blick"). A faithful explainer ranks the planted word first.
+
+The fast lane keeps the cheap checks (training takes ~3 s); the sampling and path methods at
+realistic budgets are marked slow.
 """
 from __future__ import annotations
 
@@ -38,9 +41,7 @@ def sentences(n: int, seed: int, with_unplanted: bool = False):
 
 
 @pytest.fixture(scope="module")
-def planted():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)  # shared CI cores: one thread avoids oversubscription stalls
+def planted(one_torch_thread):
     model = tiny_classifier(words=[*FILLER, "zorb", "blick"], chars=[], seed=0)
     train = sentences(3000, seed=1, with_unplanted=True)
     torch.manual_seed(0)
@@ -61,8 +62,7 @@ def planted():
     labels = np.array([y for _, y, _ in test])
     positions = np.array([p for _, _, p in test])
     assert (model.predict(texts) == labels).mean() == 1.0  # the model learned the rule
-    yield model, texts, labels, positions
-    torch.set_num_threads(before)
+    return model, texts, labels, positions
 
 
 def top1_rate(model, texts, labels, positions, name, magnitude=False):
@@ -73,7 +73,8 @@ def top1_rate(model, texts, labels, positions, name, magnitude=False):
     return rate
 
 
-@pytest.mark.parametrize("name", ["occlusion", "integrated_gradients", "lime", "shap"])
+@pytest.mark.parametrize("name", ["occlusion", *(pytest.param(n, marks=pytest.mark.slow)  # realistic budgets
+                                                  for n in ("integrated_gradients", "lime", "shap"))])
 def test_perturbation_and_path_methods_find_the_planted_word(planted, name):
     assert top1_rate(*planted, name) >= 0.9
 

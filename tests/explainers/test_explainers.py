@@ -26,13 +26,7 @@ TEXTS = [
 ]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    # The CI machine's cores are shared; one thread avoids oversubscription stalls.
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")
@@ -67,10 +61,11 @@ def test_one_finite_score_per_unit_for_every_script(model, name):
 @pytest.mark.parametrize("name", ALL)
 def test_cost_matches_the_model_counters(model, name):
     e = explainer(name)
-    model.reset_counters()
+    forward, backward = model.n_forward, model.n_backward
     attrs = e.explain(model, TEXTS)
-    assert sum(a.cost["n_forward"] for a in attrs) == model.n_forward > 0
-    assert sum(a.cost["n_backward"] for a in attrs) == model.n_backward
+    n_forward, n_backward = model.n_forward - forward, model.n_backward - backward
+    assert sum(a.cost["n_forward"] for a in attrs) == n_forward > 0
+    assert sum(a.cost["n_backward"] for a in attrs) == n_backward
     assert all(set(a.cost) == {"n_forward", "n_backward", "seconds", "peak_mem_bytes", "n_forward_reused",
                                "n_backward_reused"} for a in attrs)
     assert all(a.cost["n_forward_reused"] == a.cost["n_backward_reused"] == 0 for a in attrs)  # no sharing
@@ -79,9 +74,9 @@ def test_cost_matches_the_model_counters(model, name):
     assert max(forwards) - min(forwards) <= 1  # amortised evenly
     assert attrs[0].explainer == {"name": name, **e.params()}
     if name in ("saliency", "grad_x_input"):
-        assert model.n_backward == len(TEXTS)
+        assert n_backward == len(TEXTS)
     if name == "integrated_gradients":
-        assert model.n_backward == 8 * len(TEXTS)
+        assert n_backward == 8 * len(TEXTS)
 
 
 @pytest.mark.parametrize("name", ALL)
@@ -166,7 +161,8 @@ def test_logit_output_is_an_option(model):
     np.testing.assert_allclose(logit.scores, expected[0] - expected[1:], atol=1e-6)
 
 
-def test_occlusion_is_leave_one_unit_out_in_one_engine_call(model, monkeypatch):
+def test_occlusion_is_leave_one_unit_out_in_one_engine_call(monkeypatch):
+    model = tiny_classifier()  # its own instance: the patched method must not outlive the test
     calls = []
     original = model.logits
     monkeypatch.setattr(model, "logits", lambda texts, **kw: calls.append(list(texts)) or original(texts, **kw))
@@ -180,7 +176,8 @@ def test_occlusion_is_leave_one_unit_out_in_one_engine_call(model, monkeypatch):
 
 
 @pytest.mark.parametrize("name", ["lime", "shap"])
-def test_sampling_explainers_batch_across_texts_and_follow_the_removal_rule(model, name, monkeypatch):
+def test_sampling_explainers_batch_across_texts_and_follow_the_removal_rule(name, monkeypatch):
+    model = tiny_classifier()  # its own instance: the patched method must not outlive the test
     texts = ["good bad , ok", "很好，快", "nice 😀 phone"]
     calls = []
     original = model.logits

@@ -106,12 +106,10 @@ def test_builtin_planted_models_and_tasks_are_registered():
 
 # ---- a tiny model that learns the planted cause ------------------------------------------------
 @pytest.fixture(scope="module")
-def planted_en():
+def planted_en(one_torch_thread):
     """A tiny BERT trained in seconds on 1,500 planted-en reviews; the 30% without a cause are
     trained towards 50/50 (soft targets), else the tiny model learns "zephyr -> 1, anything else -> 0"
     and "quixel" causes nothing."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
     train = xb.load_dataset("planted-en", split="train", n=1500, no_cause_share=0.3)
     words = sorted({u.text.lower() for t in train.texts for u in split_units(t)})
     model = tiny_classifier(words=words, chars=[], seed=0, max_length=128)
@@ -130,10 +128,10 @@ def planted_en():
         optimizer.step()
     model.hf_model.eval()
     test = xb.load_dataset("planted-en", split="test", n=40)
-    yield model, test
-    torch.set_num_threads(before)
+    return model, test
 
 
+@pytest.mark.slow  # trains a model (planted_en, ~7 s)
 def test_tiny_model_uses_the_cause(planted_en):
     model, _ = planted_en
     check = counterfactual_check(model, "planted-en", n=60)
@@ -141,6 +139,7 @@ def test_tiny_model_uses_the_cause(planted_en):
     assert check["accuracy"] >= 0.95 and check["counterfactual_accuracy"] >= 0.95
 
 
+@pytest.mark.slow
 def test_occlusion_finds_the_cause_and_random_does_not(planted_en):
     model, test = planted_en
     rates = {}
@@ -153,6 +152,7 @@ def test_occlusion_finds_the_cause_and_random_does_not(planted_en):
     assert rates["random"] <= 0.3 and rates["random rank"] >= 0.25
 
 
+@pytest.mark.slow
 def test_session_attaches_the_ground_truth_and_leaves_other_tasks_nan(planted_en, tmp_path):
     from xaibench.harness.cache import ResultCache
     from xaibench.harness.session import BenchmarkSession

@@ -7,7 +7,10 @@ import numpy as np
 import pytest
 import torch
 
+from scipy.stats import spearmanr
+
 import xaibench as xb
+from xaibench.metrics.label_preserving import align_units
 from xaibench.modeling.engine import pad_batch
 from xaibench.metrics.randomization import cascade, layer_stages, randomized_copy
 from xaibench.testing import tiny_classifier
@@ -32,10 +35,8 @@ def planted_sentences(n: int, seed: int, positive_only: bool = False) -> tuple[l
 
 
 @pytest.fixture(scope="module")
-def planted_model():
+def planted_model(one_torch_thread):
     """A tiny BERT trained (60 seeded Adam steps, a few seconds) until the planted word decides."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # tiny matrices: extra threads only fight the other jobs on the cores
     model = tiny_classifier(seed=0)
     texts, labels = planted_sentences(512, seed=0)
     ids = model.token_ids(texts)
@@ -50,7 +51,6 @@ def planted_model():
         optimizer.step()
         optimizer.zero_grad()
     model.hf_model.eval()
-    torch.set_num_threads(threads)
     test_texts, test_labels = planted_sentences(64, seed=5)
     assert (model.predict(test_texts) == np.array(test_labels)).mean() == 1.0
     return model
@@ -80,7 +80,9 @@ def test_random_explainer_is_unstable_and_occlusion_is_not(planted_model, texts)
     # The same perturbations are used for every metric that shares the settings.
     topk = evaluate("topk_intersection", planted_model, occlusion_attrs, k=3)
     assert [d["texts"] for d in topk.details] == [d["texts"] for d in stable.details]
-    assert np.all((topk.values >= 0) & (topk.values <= 1))
+    # Occlusion keeps most of its top 3 on the perturbed texts (0.87 here); random keeps ~3/n (0.38).
+    random_topk = evaluate("topk_intersection", planted_model, random_attrs, k=3)
+    assert topk.mean() > 0.75 and random_topk.mean() < 0.5
 
 
 def test_seed_stability_marks_deterministic_explainers(planted_model, texts):
@@ -92,6 +94,32 @@ def test_seed_stability_marks_deterministic_explainers(planted_model, texts):
     random_result = evaluate("seed_stability", planted_model, xb.get_explainer("random").explain(planted_model, texts[:4]))
     d = random_result.details[0]
     assert d["deterministic"] is False and len(set(d["seeds"])) == 3 and len(d["pairwise"]) == 3
+
+
+def test_a_pair_scores_spearman_rho_and_top_k_overlap_over_the_aligned_units(tiny_model):
+    """Hand values on "the quality is great" (scores 0.1, 0.4, 0.2, 0.9: ranks 1, 3, 2, 4)."""
+    def scored(text, scores):
+        return xb.attribution_from_scores(tiny_model, text, scores, target=1)
+
+    x = scored("the quality is great", [0.1, 0.4, 0.2, 0.9])
+    same = scored("the quality is great", [0.1, 0.4, 0.2, 0.9])
+    filler = scored("honestly the quality is great", [5.0, 0.1, 0.4, 0.2, 0.9])  # "honestly" is not aligned
+    typo = scored("the qaulity is great", [0.1, 9.0, 0.2, 0.9])                   # "qaulity" is not aligned
+    swap_top = scored("the quality is great", [0.1, 0.9, 0.2, 0.4])  # ranks 1, 4, 2, 3: sum d^2 = 2
+    reversed_ = scored("the quality is great", [0.9, 0.2, 0.4, 0.1])  # ranks 4, 2, 3, 1: sum d^2 = 20
+    stability = xb.get_metric("perturbation_stability")
+    assert stability.compare(x, same) == (pytest.approx(1.0), None)
+    assert stability.compare(x, filler)[0] == pytest.approx(1.0)
+    assert stability.compare(x, typo)[0] == pytest.approx(1.0)  # the, is, great keep their order
+    assert stability.compare(x, swap_top)[0] == pytest.approx(1 - 6 * 2 / (4 * 15))   # 0.8: lower
+    assert stability.compare(x, reversed_)[0] == pytest.approx(1 - 6 * 20 / (4 * 15))  # -1.0
+    value, note = stability.compare(x, scored("great", [1.0]))
+    assert np.isnan(value) and "fewer than 2 units" in note
+    top2 = xb.get_metric("topk_intersection", k=2)  # top 2 of x: great, quality
+    assert top2.compare(x, same)[0] == 1.0 and top2.compare(x, swap_top)[0] == 1.0  # the same two units
+    assert top2.compare(x, reversed_)[0] == 0.0                                     # the, is
+    assert top2.compare(x, filler)[0] == 0.5   # the unaligned filler takes one of the two places
+    assert top2.compare(x, typo)[0] == 0.5     # "qaulity" is not "quality"
 
 
 @pytest.mark.parametrize("explainer, params", [("occlusion", {}), ("integrated_gradients", {"n_steps": 16})])
@@ -153,7 +181,18 @@ def test_metrics_run_through_score_and_are_registered(planted_model, texts):
             "max_sensitivity"} <= set(xb.list_metrics())
     attrs = xb.get_explainer("grad_x_input").explain(planted_model, texts[:3])
     values = xb.get_metric("perturbation_stability").score(planted_model, attrs)
-    assert values.shape == (3,)
+    details = evaluate("perturbation_stability", planted_model, attrs).details
+    # Recomputed from outside: re-explain each kept perturbation with the same explainer and target,
+    # Spearman's rho over the aligned units, mean over the perturbations.
+    for a, d, value in zip(attrs, details, values, strict=True):
+        assert d["kept"] >= 1
+        again = xb.get_explainer("grad_x_input").explain(planted_model, d["texts"], targets=[a.target] * d["kept"])
+        rhos = []
+        for b in again:
+            ia, ib = (list(x) for x in zip(*align_units(a.units, b.units)))
+            rhos.append(spearmanr(a.scores[ia], b.scores[ib]).statistic)
+        assert value == pytest.approx(np.mean(rhos), abs=1e-9)
+    assert min(values) < 1.0  # at least one perturbation moved the ranking: not a constant 1.0
     external = xb.attribution_from_scores(planted_model, texts[0], np.arange(len(planted_model.units(texts[0]))))
     result = evaluate("perturbation_stability", planted_model, [external])
     assert np.isnan(result.values[0]) and "cannot rebuild explainer" in result.notes[0]

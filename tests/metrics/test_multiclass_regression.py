@@ -34,12 +34,7 @@ FAITHFULNESS = ("comprehensiveness", "sufficiency", "deletion_auc", "insertion_a
 CHEAP = {"integrated_gradients": {"n_steps": 8}, "lime": {"n_samples": 60}, "shap": {"max_evals": 40}}
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)  # shared CI cores: one thread avoids oversubscription stalls
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 # ---- planted causes ----------------------------------------------------------------------------
@@ -110,6 +105,7 @@ def planted_three_class():
     return model, test
 
 
+@pytest.mark.slow  # trains a model (planted_regression)
 @pytest.mark.parametrize("name", ["occlusion", "integrated_gradients"])
 def test_regression_planted_word_is_found(planted_regression, name):
     model, test = planted_regression
@@ -122,6 +118,7 @@ def test_regression_planted_word_is_found(planted_regression, name):
     assert np.mean(found) >= 0.9
 
 
+@pytest.mark.slow
 def test_regression_occlusion_scores_are_prediction_drops_over_sigma(planted_regression):
     model, test = planted_regression
     text, _, position = test[0]
@@ -131,6 +128,7 @@ def test_regression_occlusion_scores_are_prediction_drops_over_sigma(planted_reg
     assert a.scores[position] == pytest.approx(drop, rel=1e-5, abs=1e-6)
 
 
+@pytest.mark.slow  # trains a model (planted_three_class)
 @pytest.mark.parametrize("name", ["occlusion", "integrated_gradients"])
 def test_three_class_planted_word_is_found_for_its_class(planted_three_class, name):
     model, test = planted_three_class
@@ -142,6 +140,7 @@ def test_three_class_planted_word_is_found_for_its_class(planted_three_class, na
     assert np.mean(found) >= 0.9
 
 
+@pytest.mark.slow
 def test_three_class_any_class_can_be_explained(planted_three_class):
     """Explaining p(negative) on a sentence caused to be positive: the planted "zorb" is the unit that
     most lowers p(negative), so it gets the most negative score; neutral ("mip") works as a target."""
@@ -225,6 +224,15 @@ def test_metrics_match_hand_computation_on_a_linear_regressor(linear):
 def test_shap_recovers_the_linear_weights(linear):
     a = xb.get_explainer("shap", max_evals=40).explain(linear, ["good bad great"])[0]
     np.testing.assert_allclose(a.scores, [0.5, -1.0, 1.0], atol=1e-9)  # additive model: exact
+
+
+def test_lime_local_fit_recovers_the_linear_model(linear):
+    """LIME's local model on a linear model: R² ≈ 1, intercept ≈ f("") = BIAS/σ and the scores ≈ the
+    weights/σ (its Ridge(alpha=1) shrinks them a little: 0.47, −0.98, 0.96 at 300 samples)."""
+    a = xb.get_explainer("lime", n_samples=300).explain(linear, ["good bad great"])[0]
+    assert a.metadata["lime_r2"] > 0.99
+    assert a.metadata["lime_intercept"] == pytest.approx(BIAS / SIGMA, abs=0.05)
+    np.testing.assert_allclose(a.scores, [0.5, -1.0, 1.0], atol=0.05)
 
 
 # ---- every explainer on tiny regression and three-class models ---------------------------------

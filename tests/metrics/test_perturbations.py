@@ -14,6 +14,7 @@ from xaibench.metrics.label_preserving import (
 )
 from xaibench.modeling.tokenization import vocab_tokenizer
 from xaibench.core.units import split_units
+from xaibench.testing import tiny_classifier
 
 EN = [
     "The delivery was slow but the quality is excellent.",
@@ -125,9 +126,10 @@ def test_zero_threshold_keeps_only_output_identical_edits(tiny_model):
     assert sum(len(s.kept) for s in loose) > sum(len(s.kept) for s in sets)
 
 
-def test_label_preserving_uses_one_batched_engine_call(tiny_model, monkeypatch):
+def test_label_preserving_uses_one_batched_engine_call(monkeypatch):
+    model = tiny_classifier()  # its own instance: the patched method must not outlive the test
     calls = []
-    original = tiny_model.logits
-    monkeypatch.setattr(tiny_model, "logits", lambda texts, **kw: calls.append(len(texts)) or original(texts, **kw))
-    sets = label_preserving(tiny_model, EN + ZH, [0] * 6, n_tries=5, n_keep=2, seed=0)
+    original = model.logits
+    monkeypatch.setattr(model, "logits", lambda texts, **kw: calls.append(len(texts)) or original(texts, **kw))
+    sets = label_preserving(model, EN + ZH, [0] * 6, n_tries=5, n_keep=2, seed=0)
     assert calls == [6 + sum(s.tried for s in sets)]

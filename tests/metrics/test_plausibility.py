@@ -104,7 +104,7 @@ def test_rationales_from_a_user_file_reach_the_metrics_in_a_run(tiny_model, tmp_
     assert np.isnan(auprc_rows[("occlusion", "row-4")])
     ground = rows[rows.metric == "ground_truth_top1"]
     assert ground["value"].isna().all() and (ground["status"] == "nan").all()
-    out = write_run(session)  # an all-NaN metric neither crashes the tables nor enters the ranks
+    out = write_run(session.record)  # an all-NaN metric neither crashes the tables nor enters the ranks
     summary = pd.read_csv(f"{out}/summary.csv")
     assert summary[summary.metric == "ground_truth_top1"]["mean"].isna().all()
     assert summary[summary.metric == "plausibility_auprc"]["mean"].notna().all()

@@ -6,7 +6,6 @@ import warnings
 
 import numpy as np
 import pytest
-import torch
 
 import xaibench as xb
 from xaibench.report import explanation_plots as plots
@@ -14,11 +13,8 @@ from xaibench.testing import tiny_classifier
 
 
 @pytest.fixture(scope="module")
-def model():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield tiny_classifier()
-    torch.set_num_threads(before)
+def model(one_torch_thread):
+    return tiny_classifier()
 
 
 def render(fig) -> bytes:

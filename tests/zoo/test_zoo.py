@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 
 import numpy as np
 import pytest
@@ -38,8 +39,10 @@ def test_recipe_key_is_a_stable_sha256_prefix():
     # Golden value: a change here silently orphans every cached model, so it must be deliberate.
     assert builds.recipe_key({"a": 1, "b": [1, 2]}) == "8baa73198470"
     assert builds.recipe_key({"b": [1, 2], "a": 1}) == "8baa73198470"  # key order does not matter
+    # Non-ASCII text is hashed as UTF-8 (ensure_ascii=False); \u escapes would give 27da6fd50f80.
+    assert builds.recipe_key({"text": "质量很好", "lr": 3e-05}) == "723d917da995"
     key = builds.recipe_key(recipes.MINILM_REVIEWS_EN)
-    assert len(key) == 12 and int(key, 16) >= 0
+    assert re.fullmatch(r"[0-9a-f]{12}", key), key
     assert key == builds.recipe_key(copy.deepcopy(recipes.MINILM_REVIEWS_EN))
 
 
