@@ -22,6 +22,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+pytestmark = pytest.mark.slow  # each test runs the benchmark in subprocesses (15-40 s)
 ROOT = Path(__file__).resolve().parents[2]
 WORDS = "the movie was good great bad awful phone works broken nice poor fine love hate very not".split()
 N_EXAMPLES = 48                  # 3 chunks of 16 per cell

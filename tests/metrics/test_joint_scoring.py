@@ -18,6 +18,15 @@ ATOL = 1e-7
 
 
 @pytest.fixture(scope="module")
+def tiny_model():
+    """This module's own tiny model (the shared session one is never mutated): its tests reset and
+    read the pass counters."""
+    from xaibench.testing import tiny_classifier
+
+    return tiny_classifier(num_labels=2, seed=0)
+
+
+@pytest.fixture(scope="module")
 def attrs(tiny_model):
     rng = np.random.default_rng(0)
     return [xb.attribution_from_scores(tiny_model, t, rng.normal(size=len(tiny_model.units(t)))) for t in TEXTS]

@@ -109,6 +109,7 @@ def test_threads():
 """
 
 
+@pytest.mark.slow
 def test_thread_option_is_applied_before_collection(tmp_path):
     """A pytest run with ``--xb-threads 1`` where torch's default would be 2."""
     (tmp_path / "test_probe.py").write_text(PROBE, encoding="utf-8")
@@ -182,6 +183,7 @@ def model_folder(tmp_path_factory):
     return folder
 
 
+@pytest.mark.slow
 def test_a_run_records_the_threads_it_used_and_the_engine_options(tmp_path, model_folder):
     """``pytest benchmarks/`` on the tiny model: provenance.json has the thread count the run computed
     with (not torch's default of 2 that the environment asks for) and the dtype."""
@@ -250,6 +252,7 @@ def test_bfloat16_probabilities_are_close_to_float32(tiny_model, bf16_model):
     assert 0 < diff <= BF16_PROB_ATOL, diff
 
 
+@pytest.mark.slow
 def test_every_explainer_gives_finite_scores_on_a_bfloat16_model(bf16_model):
     names = registry.explainers.names()
     assert len(names) >= 9

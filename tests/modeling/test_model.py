@@ -4,6 +4,15 @@ import pytest
 from xaibench.modeling.engine import plan_batches
 
 
+@pytest.fixture(scope="module")
+def tiny_model():
+    """This module's own tiny model (the shared session one is never mutated): its tests reset and
+    read the pass counters."""
+    from xaibench.testing import tiny_classifier
+
+    return tiny_classifier(num_labels=2, seed=0)
+
+
 def test_predict_proba_batched_equals_one_at_a_time(tiny_model):
     texts = ["this product is great !", "bad", "质量很好，物流也快！", "", "i love this phone 👍",
              "the delivery was very slow and the quality is poor"] * 3
@@ -24,14 +33,11 @@ def test_order_is_restored_and_duplicates_counted_once(tiny_model):
     np.testing.assert_allclose(reversed_p[::-1], p, atol=1e-6)
 
 
-def test_small_token_budget_gives_same_probabilities(tiny_model):
+def test_small_token_budget_gives_same_probabilities(tiny_model, monkeypatch):
     texts = [f"the product is {'very ' * i}good" for i in range(12)]
     ref = tiny_model.predict_proba(texts)
-    budget, tiny_model.token_budget = tiny_model.token_budget, 40
-    try:
-        np.testing.assert_allclose(tiny_model.predict_proba(texts), ref, atol=1e-5)
-    finally:
-        tiny_model.token_budget = budget
+    monkeypatch.setattr(tiny_model, "token_budget", 40)
+    np.testing.assert_allclose(tiny_model.predict_proba(texts), ref, atol=1e-5)
 
 
 @pytest.mark.parametrize("text", ["the product is great !", "质量很好，物流也快！", "iPhone 手机 😀 ok", "x"])

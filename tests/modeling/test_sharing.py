@@ -18,6 +18,15 @@ TEXTS = ["the product is great and the delivery was fast", "bad quality , never 
          "质量很好，物流也快！", "i love this phone", "the movie was not good", "ok"]
 
 
+@pytest.fixture(scope="module")
+def tiny_model():
+    """This module's own tiny model (the shared session one is never mutated): its tests reset and
+    read the pass counters."""
+    from xaibench.testing import tiny_classifier
+
+    return tiny_classifier(num_labels=2, seed=0)
+
+
 def _greedy(lengths, budget, max_batch):
     """Longest-first packing until the budget is full (the engine's previous planner)."""
     order = np.argsort(-np.asarray(lengths), kind="stable")
