@@ -187,8 +187,8 @@ def one_at_a_time(call: Callable[[list], object], xs: list, limit: int, rng: np.
 
 def measure(model, attributions, repeats: int = 3, loop_limit: int = 300, seed: int = 0) -> SpeedResult:
     import xaibench as xb
-    from xaibench.metrics.removal import clear_perturber_cache
     from xaibench.metrics.evaluation import evaluate_metrics, plan_chunk
+    from xaibench.metrics.removal import clear_perturber_cache
 
     metrics = [xb.get_metric(n) for n in FOUR]
     _, inputs, _ = plan_chunk(model, metrics, attributions)

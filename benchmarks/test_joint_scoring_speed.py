@@ -25,7 +25,6 @@ if str(HERE.parent) not in sys.path:  # the folder is not a package: its helper 
     sys.path.insert(0, str(HERE.parent))
 import faithfulness_speed as speed  # noqa: E402
 
-
 _only_when_selected = speed.only_when_selected(HERE)
 
 

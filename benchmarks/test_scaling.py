@@ -49,9 +49,9 @@ def test_explainer_cost_scaling(xb_session, capsys):
     import pandas as pd
 
     import xaibench as xb
+    from xaibench.core.storage import atomic_write_text
     from xaibench.harness.scaling import fit_exponents, measure_scaling
     from xaibench.report.scaling_sweep import SWEEP_EXPONENTS, SWEEP_FOLDER, SWEEP_PLOT, plot_scaling
-    from xaibench.core.storage import atomic_write_text
     from xaibench.testing import tiny_classifier
 
     lengths = [int(x) for x in os.environ.get("XAIBENCH_SCALING_LENGTHS", ",".join(map(str, DEFAULT_LENGTHS))).split(",")]

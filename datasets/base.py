@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from typing import Sequence
 
 from xaibench.core.records import Example
 from xaibench.core.seeding import stable_hash

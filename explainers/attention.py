@@ -5,10 +5,9 @@ import numpy as np
 import torch
 
 from xaibench.core import registry
-from xaibench.modeling.attention import attention_weights
-
 from xaibench.explainers._gradients import units_from_tokens
 from xaibench.explainers.base import ExplainBatch, Explainer
+from xaibench.modeling.attention import attention_weights
 
 HEAD_REDUCTIONS = ("mean", "max")
 

@@ -5,11 +5,10 @@ import numpy as np
 import torch
 
 from xaibench.core import registry
-from xaibench.modeling.attention import attention_weights
-
 from xaibench.explainers._gradients import units_from_tokens
 from xaibench.explainers.attention import HEAD_REDUCTIONS, reduce_heads
 from xaibench.explainers.base import ExplainBatch, Explainer
+from xaibench.modeling.attention import attention_weights
 
 
 def rollout(attentions, head_reduction: str = "mean") -> torch.Tensor:

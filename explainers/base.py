@@ -20,9 +20,9 @@ from typing import ClassVar, Sequence
 import numpy as np
 import torch
 
-from xaibench.core.seeding import stable_hash
 from xaibench.core.component import Component
 from xaibench.core.records import Attribution, Unit
+from xaibench.core.seeding import stable_hash
 
 #: Explainer families: what kind of evidence the scores are.
 FAMILIES = ("control", "attention", "gradient", "perturbation")

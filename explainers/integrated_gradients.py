@@ -7,12 +7,11 @@ import numpy as np
 import torch
 
 from xaibench.core import registry
+from xaibench.explainers._gradients import units_from_tokens
+from xaibench.explainers.base import ExplainBatch, Explainer
 from xaibench.modeling.engine import run_batches
 from xaibench.modeling.gradients import embedding_forward
 from xaibench.modeling.sharing import gradient_call, ids_key
-
-from xaibench.explainers._gradients import units_from_tokens
-from xaibench.explainers.base import ExplainBatch, Explainer
 
 
 @registry.explainers.register

@@ -5,7 +5,6 @@ import numpy as np
 
 from xaibench.core import registry
 from xaibench.core.units import normalize_space
-
 from xaibench.explainers._lockstep import output_answers, run_lockstep
 from xaibench.explainers.base import ExplainBatch, Explainer
 

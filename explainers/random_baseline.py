@@ -4,7 +4,6 @@ from __future__ import annotations
 import numpy as np
 
 from xaibench.core import registry
-
 from xaibench.explainers.base import ExplainBatch, Explainer
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 import numpy as np
 
 from xaibench.core import registry
-
 from xaibench.explainers._gradients import gradient_attributions, units_from_tokens
 from xaibench.explainers.base import ExplainBatch, Explainer
 

@@ -20,7 +20,6 @@ import numpy as np
 
 from xaibench.core import registry
 from xaibench.core.references import unit_mask
-
 from xaibench.metrics.base import ExampleScore, Metric, MetricResult
 from xaibench.metrics.contrast_edits import candidate_edits
 from xaibench.metrics.evidence import top_k_mask

@@ -22,8 +22,8 @@ from functools import lru_cache
 
 import regex
 
-from xaibench.datasets.vader_lexicon import vader_lexicon
 from xaibench.core.units import split_units
+from xaibench.datasets.vader_lexicon import vader_lexicon
 
 #: Words after which English negation is "not" (contractions of a copula included).
 EN_AUXILIARIES = frozenset(

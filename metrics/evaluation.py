@@ -15,8 +15,8 @@ from typing import Sequence
 
 import numpy as np
 
-from xaibench.modeling import engine
 from xaibench.metrics.records import ExampleScore, MetricResult, ModelInput, Request
+from xaibench.modeling import engine
 
 #: Examples per chunk. At ~100 distinct inputs per example for the four curve metrics with their
 #: random reference, a chunk is a few thousand short inputs: enough to fill the token-budget

@@ -15,7 +15,6 @@ from typing import ClassVar, Sequence
 import numpy as np
 
 from xaibench.core.references import reference_spans, unit_mask
-
 from xaibench.metrics.base import ExampleScore, Metric, MetricResult
 from xaibench.metrics.removal import checked_units
 

@@ -22,11 +22,18 @@ from typing import ClassVar, Sequence
 import numpy as np
 
 from xaibench.core import registry
-
 from xaibench.metrics.base import ExampleScore, Metric, Request
 from xaibench.metrics.removal import (
-    AOPC_FRACTIONS, CURVE_FRACTIONS, check_fractions, check_mode, check_n_random, checked_units,
-    perturber_for, random_orderings, top_k_count, unit_orderings,
+    AOPC_FRACTIONS,
+    CURVE_FRACTIONS,
+    check_fractions,
+    check_mode,
+    check_n_random,
+    checked_units,
+    perturber_for,
+    random_orderings,
+    top_k_count,
+    unit_orderings,
 )
 
 EMPTY_TEXT = "empty text: no units to remove"

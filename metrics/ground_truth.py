@@ -15,7 +15,6 @@ from __future__ import annotations
 import numpy as np
 
 from xaibench.core import registry
-
 from xaibench.metrics.base import ExampleScore
 from xaibench.metrics.evidence import EvidenceMetric
 

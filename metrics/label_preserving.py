@@ -28,8 +28,8 @@ from typing import Callable, Sequence
 import numpy as np
 import regex
 
-from xaibench.core.seeding import stable_hash
 from xaibench.core.records import Unit
+from xaibench.core.seeding import stable_hash
 from xaibench.core.units import split_units
 
 LANGUAGES = ("en", "zh")

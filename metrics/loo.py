@@ -4,7 +4,6 @@ from __future__ import annotations
 import numpy as np
 
 from xaibench.core import registry
-
 from xaibench.metrics.base import ExampleScore, Metric, Request
 from xaibench.metrics.removal import check_mode, check_n_random, checked_units, perturber_for, unit_orderings
 

@@ -20,7 +20,6 @@ import numpy as np
 import regex
 
 from xaibench.core import registry
-
 from xaibench.metrics.base import ExampleScore
 from xaibench.metrics.evidence import EvidenceMetric, top_k_mask
 

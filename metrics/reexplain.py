@@ -14,7 +14,6 @@ import numpy as np
 from scipy import stats
 
 from xaibench.core.records import Attribution
-
 from xaibench.metrics.base import Metric, MetricResult
 
 

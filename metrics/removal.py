@@ -24,7 +24,6 @@ import numpy as np
 
 from xaibench.core.records import Unit
 from xaibench.core.units import keep_units, remove_units
-
 from xaibench.metrics.base import ModelInput
 
 MODES = ("delete", "mask")

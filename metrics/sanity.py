@@ -4,7 +4,6 @@ from __future__ import annotations
 import numpy as np
 
 from xaibench.core import registry
-
 from xaibench.metrics.base import Metric, MetricResult
 from xaibench.metrics.randomization import cascade, randomized_copy
 from xaibench.metrics.reexplain import build_result, explain_many, spearman

@@ -17,7 +17,6 @@ import torch
 
 from xaibench.core import registry
 from xaibench.core.seeding import stable_hash
-
 from xaibench.metrics.base import Metric, MetricResult
 from xaibench.metrics.reexplain import build_result, explain_many
 

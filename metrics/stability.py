@@ -15,10 +15,17 @@ import numpy as np
 
 from xaibench.core import registry
 from xaibench.core.seeding import stable_hash
-from xaibench.metrics.label_preserving import PerturbationSet, align_units, label_preserving
-
 from xaibench.metrics.base import Metric, MetricResult
-from xaibench.metrics.reexplain import build_result, explain_many, explainer_key, mean_finite, per_attribution, rebuild_explainer, spearman
+from xaibench.metrics.label_preserving import PerturbationSet, align_units, label_preserving
+from xaibench.metrics.reexplain import (
+    build_result,
+    explain_many,
+    explainer_key,
+    mean_finite,
+    per_attribution,
+    rebuild_explainer,
+    spearman,
+)
 
 #: Recent perturbation runs, so perturbation_stability and topk_intersection on the same
 #: attributions with the same settings perturb and re-explain once. Keyed by content; the model is

@@ -58,7 +58,9 @@ def main(argv=None) -> None:
     texts = xb.load_dataset(args.dataset, split="test", n=args.n, seed=args.seed).texts
     targets = [int(t) for t in model.predicted_targets(texts)]
     names = args.explainers.split(",") if args.explainers else xb.list_explainers()
-    import captum.attr, lime.lime_text, shap  # noqa: F401,E401  (warm-up: keep import time out of the table)
+    import captum.attr  # noqa: F401,E401  (warm-up: keep import time out of the table)
+    import lime.lime_text
+    import shap
     xb.get_explainer("occlusion").explain(model, texts[:1])
     table = measure(model, texts, targets, names, args.seed)
     units = np.mean([len(model.units(t)) for t in texts])

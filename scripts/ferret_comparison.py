@@ -69,7 +69,9 @@ def main(argv=None) -> None:
                        "targets": [int(t) for t in model.predicted_targets(texts)]}, fh, ensure_ascii=False)
         print(f"wrote {len(texts)} sentences to {args.dump}")
         return
-    import captum.attr, lime.lime_text, shap  # noqa: F401,E401  (imports stay out of the timing)
+    import captum.attr  # noqa: F401,E401  (imports stay out of the timing)
+    import lime.lime_text
+    import shap
     # Warm-up, not timed: imports, shap's numba compilation (~8 s on first use), allocator, kernels.
     for name in ("occlusion", "shap", "lime", "saliency", "integrated_gradients"):
         xb.get_explainer(name).explain(model, texts[:1])

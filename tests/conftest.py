@@ -35,8 +35,8 @@ def run_tiny_session():
     model name "tiny") on a user data set ``dataset`` made of ``texts`` (ids e0, e1, ...; label
     "positive"), every cell run, results cached under ``folder / "cache"``, the run folder at
     ``folder / "run"``. Returns the finished session (``write_run(session.record)`` writes the folder)."""
-    from xaibench.datasets.base import Dataset
     from xaibench.core.records import Example
+    from xaibench.datasets.base import Dataset
     from xaibench.harness.cache import ResultCache
     from xaibench.harness.config import RunConfig, Task
     from xaibench.harness.session import BenchmarkSession

@@ -8,8 +8,8 @@ import pytest
 import torch
 
 import xaibench as xb
-from xaibench.testing import tiny_classifier
 from xaibench.core.units import remove_units
+from xaibench.testing import tiny_classifier
 
 ALL = ["attention", "attention_rollout", "grad_x_input", "integrated_gradients", "lime", "occlusion",
        "random", "saliency", "shap"]
@@ -216,8 +216,8 @@ def test_lime_records_its_local_fit(model):
 def test_gradient_explainers_match_captum(model):
     from captum.attr import LayerGradientXActivation
 
-    from xaibench.modeling import engine
     from xaibench.explainers._gradients import units_from_tokens
+    from xaibench.modeling import engine
 
     texts, targets = TEXTS[:3], [1, 0, 1]
     ids, maps = model.encode(texts)

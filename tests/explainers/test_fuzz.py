@@ -13,8 +13,8 @@ from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 import xaibench as xb  # noqa: E402
-from xaibench.metrics.evaluation import evaluate_metrics  # noqa: E402
 from xaibench.core.units import keep_units, normalize_space, remove_units, split_units  # noqa: E402
+from xaibench.metrics.evaluation import evaluate_metrics  # noqa: E402
 
 WORDS = ["good", "bad", "movie", "phone", "great", "never", "don't", "well-made", "质量", "很好", "失望",
          "مرحبا", "שלום", "école", "👍🏽", "👨‍👩‍👧", "❤️", "&amp;", "&lt;b&gt;", "<script>", "100%", "a_b", "|"]

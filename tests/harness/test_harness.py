@@ -2,16 +2,15 @@
 import json
 import os
 
-import numpy as np
 import pandas as pd
 import pytest
 
-from xaibench.harness.cache import ResultCache
-from xaibench.report.compare import compare
-from xaibench.harness.config import RunConfig, Task, resolve
 from xaibench.core.errors import OptionError
-from xaibench.report.writer import write_run
+from xaibench.harness.cache import ResultCache
+from xaibench.harness.config import RunConfig, Task, resolve
 from xaibench.harness.session import BenchmarkSession
+from xaibench.report.compare import compare
+from xaibench.report.writer import write_run
 
 METRICS = ["comprehensiveness", "sufficiency", "deletion_auc", "insertion_auc"]
 

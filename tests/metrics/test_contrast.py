@@ -13,8 +13,8 @@ from xaibench.datasets.vader_lexicon import vader_lexicon
 from xaibench.metrics.contrast import contrast_pairs
 from xaibench.metrics.contrast_edits import candidate_edits, chinese_antonyms, english_antonyms
 from xaibench.modeling.classifier import Classifier
-from xaibench.testing import tiny_classifier
 from xaibench.modeling.tokenization import vocab_tokenizer
+from xaibench.testing import tiny_classifier
 
 # Class-1 logit = sum of the token weights: "not" outweighs any sentiment word, so negation flips.
 WEIGHTS = {"good": 3.0, "bad": -2.0, "great": 2.0, "terrible": -2.5, "not": -8.0, "the": 0.0, "movie": 0.0,

@@ -7,14 +7,14 @@ import pytest
 import torch
 
 import xaibench as xb
-from xaibench.modeling import engine
-from xaibench.harness.config import RunConfig, Task
-from xaibench.datasets.planted import CAUSES, remove_cause, swap_cause
-from xaibench.zoo.counterfactual import counterfactual_check
 from xaibench.core.records import Example
 from xaibench.core.references import with_references
-from xaibench.testing import tiny_classifier
 from xaibench.core.units import split_units
+from xaibench.datasets.planted import CAUSES, remove_cause, swap_cause
+from xaibench.harness.config import RunConfig, Task
+from xaibench.modeling import engine
+from xaibench.testing import tiny_classifier
+from xaibench.zoo.counterfactual import counterfactual_check
 
 
 def scored(model, text, scores, cause=None, rationale=()):
@@ -88,8 +88,8 @@ def test_planted_examples_carry_their_cause_and_keep_the_source_split(name, sour
 
 def test_builtin_planted_models_and_tasks_are_registered():
     from xaibench.core import registry
-    from xaibench.zoo import builds, recipes
     from xaibench.harness.config import builtin_tasks, profile_datasets, profile_metrics
+    from xaibench.zoo import recipes
 
     tasks = builtin_tasks()
     assert tasks["planted-en"] == "minilm-planted-en" and tasks["planted-zh"] == "charbert-planted-zh"

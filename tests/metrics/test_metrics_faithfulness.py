@@ -10,15 +10,15 @@ import pytest
 import torch
 
 import xaibench as xb
-from xaibench.metrics import evaluation as scoring
 from xaibench.api import attribution_from_scores
+from xaibench.core.units import keep_units, remove_units
+from xaibench.metrics import evaluation as scoring
 from xaibench.metrics.base import ExampleScore, Metric, MetricResult, Request
+from xaibench.metrics.evaluation import evaluate_metrics
 from xaibench.metrics.loo import kendall_tau_b
 from xaibench.metrics.removal import top_k_count, unit_orderings
 from xaibench.modeling.classifier import Classifier
-from xaibench.metrics.evaluation import evaluate_metrics
 from xaibench.modeling.tokenization import vocab_tokenizer
-from xaibench.core.units import keep_units, remove_units
 
 FOUR = ("comprehensiveness", "sufficiency", "deletion_auc", "insertion_auc")
 ALL = (*FOUR, "loo_correlation")

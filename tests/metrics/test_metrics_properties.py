@@ -16,8 +16,8 @@ from hypothesis import strategies as st
 
 import xaibench as xb
 from xaibench.api import attribution_from_scores
-from xaibench.modeling.classifier import Classifier
 from xaibench.metrics.evaluation import evaluate_metrics
+from xaibench.modeling.classifier import Classifier
 from xaibench.modeling.tokenization import vocab_tokenizer
 
 WORDS = ("alpha", "beta", "gamma", "delta", "eps", "zeta", "eta", "theta", "iota", "kappa", "好", "差")

@@ -6,13 +6,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-
 from scipy.stats import spearmanr
 
 import xaibench as xb
 from xaibench.metrics.label_preserving import align_units
-from xaibench.modeling.engine import pad_batch
 from xaibench.metrics.randomization import cascade, layer_stages, randomized_copy
+from xaibench.modeling.engine import pad_batch
 from xaibench.testing import tiny_classifier
 
 PLANTED = "excellent"

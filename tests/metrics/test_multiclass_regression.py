@@ -20,12 +20,12 @@ import pytest
 import torch
 
 import xaibench as xb
-from xaibench.modeling import engine
 from xaibench.core.errors import DataValidationError
-from xaibench.modeling.classifier import Classifier
 from xaibench.metrics.evaluation import evaluate_metrics
-from xaibench.testing import tiny_classifier
+from xaibench.modeling import engine
+from xaibench.modeling.classifier import Classifier
 from xaibench.modeling.tokenization import vocab_tokenizer
+from xaibench.testing import tiny_classifier
 
 FILLER = ("the a this that it is was and but very movie film book phone product price delivery "
           "quality works really would buy again we they you").split()
@@ -362,9 +362,9 @@ def test_user_labels_with_more_than_two_classes(tmp_path):
 # ---- built-in models, tasks and training -------------------------------------------------------
 def test_builtin_regression_and_three_class_models_and_tasks():
     from xaibench.core import registry
-    from xaibench.zoo import builds, recipes
     from xaibench.harness.config import builtin_tasks, profile_datasets
     from xaibench.modeling.loading import model_labels, model_task_type
+    from xaibench.zoo import recipes
 
     assert builtin_tasks()["ratings-en"] == "minilm-ratings-en"
     assert builtin_tasks()["sentiment3-en"] == "minilm-sentiment3-en"

@@ -8,12 +8,17 @@ import numpy as np
 import pytest
 import torch
 
-from xaibench.modeling.classifier import Classifier
-from xaibench.metrics.label_preserving import (
-    OPERATORS, align_units, alignment_key, detect_language, label_preserving, propose,
-)
-from xaibench.modeling.tokenization import vocab_tokenizer
 from xaibench.core.units import split_units
+from xaibench.metrics.label_preserving import (
+    OPERATORS,
+    align_units,
+    alignment_key,
+    detect_language,
+    label_preserving,
+    propose,
+)
+from xaibench.modeling.classifier import Classifier
+from xaibench.modeling.tokenization import vocab_tokenizer
 from xaibench.testing import tiny_classifier
 
 EN = [

@@ -7,12 +7,12 @@ import pandas as pd
 import pytest
 
 import xaibench as xb
-from xaibench.harness.cache import ResultCache
-from xaibench.harness.config import RunConfig, Task
-from xaibench.datasets.vader_lexicon import vader_lexicon
-from xaibench.metrics.plausibility import auprc
 from xaibench.core.records import Example
 from xaibench.core.references import rationale_spans, with_references
+from xaibench.datasets.vader_lexicon import vader_lexicon
+from xaibench.harness.cache import ResultCache
+from xaibench.harness.config import RunConfig, Task
+from xaibench.metrics.plausibility import auprc
 
 TEXT = "a good movie but bad acting"  # units: a good movie but bad acting
 
@@ -82,8 +82,8 @@ def test_plausibility_is_nan_without_a_rationale(tiny_model):
 
 
 def test_rationales_from_a_user_file_reach_the_metrics_in_a_run(tiny_model, tmp_path):
-    from xaibench.report.writer import write_run
     from xaibench.harness.session import BenchmarkSession
+    from xaibench.report.writer import write_run
 
     path = tmp_path / "rated.csv"
     pd.DataFrame({"text": ["a good movie", "bad acting but fine", "the movie"], "label": [1, 0, 1],

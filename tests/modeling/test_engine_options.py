@@ -20,13 +20,13 @@ import torch
 
 import xaibench as xb
 from xaibench.core import registry
-from xaibench.harness.config import RunConfig, Task, read_pyproject_options, resolve
 from xaibench.core.errors import OptionError
-from xaibench.modeling.loading import folder_fingerprint, from_folder
-from xaibench.modeling.classifier import Classifier
+from xaibench.harness.config import RunConfig, Task, read_pyproject_options, resolve
 from xaibench.harness.session import BenchmarkSession
-from xaibench.testing import tiny_classifier
+from xaibench.modeling.classifier import Classifier
+from xaibench.modeling.loading import folder_fingerprint, from_folder
 from xaibench.modeling.threads import WORKER_COUNT_VARIABLE, effective_threads
+from xaibench.testing import tiny_classifier
 
 ROOT = Path(__file__).resolve().parents[2]
 TEXTS = ["the product is very good !", "awful delivery , never again", "质量很好，物流快", "ok"]

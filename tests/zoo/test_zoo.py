@@ -12,8 +12,8 @@ import pytest
 import torch
 
 from xaibench.core import registry
-from xaibench.zoo import builds, recipes
 from xaibench.testing import tiny_classifier
+from xaibench.zoo import builds, recipes
 from xaibench.zoo.training import bucketed_batches, linear_warmup_decay, train_classifier
 
 BUILTIN_NAMES = ["charbert-reviews-zh", "minilm-reviews-en"]

@@ -10,8 +10,8 @@ import difflib
 import os
 from dataclasses import dataclass, field
 
-from xaibench.harness import validation
 from xaibench.core.errors import OptionError
+from xaibench.harness import validation
 
 #: What each profile runs. Components are not named here: datasets declare the profiles they join
 #: and their built-in model (``register(..., profiles=..., default_model=...)``), explainers their

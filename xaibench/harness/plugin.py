@@ -79,8 +79,6 @@ def _session(config):
     session = state.session
     if session is None:
         from xaibench.harness.config import read_pyproject_options, resolve
-        from xaibench.core.errors import XaiBenchError
-        from xaibench.core.registry import UnknownNameError
         from xaibench.harness.session import BenchmarkSession
 
         cli = {dest: config.getoption(f"xb_{dest}") for _, dest, _ in _OPTIONS}
@@ -144,8 +142,8 @@ def _apply_thread_option(config) -> None:
     if option is None and not file_options and not given:
         return
     from xaibench.core.errors import OptionError
-    from xaibench.modeling.threads import apply_threads
     from xaibench.harness.validation import check_threads
+    from xaibench.modeling.threads import apply_threads
 
     try:
         threads = check_threads(option)

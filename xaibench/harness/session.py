@@ -25,8 +25,15 @@ from xaibench.core.records import Attribution
 from xaibench.core.references import reference_key, with_references
 from xaibench.harness.cache import ResultCache, key_of
 from xaibench.harness.config import RunConfig, Task
-from xaibench.harness.run_record import (RunRecord, attribution_row, cell_id, curve_rows, describe_error, metric_row,
-                                         result_rows)
+from xaibench.harness.run_record import (
+    RunRecord,
+    attribution_row,
+    cell_id,
+    curve_rows,
+    describe_error,
+    metric_row,
+    result_rows,
+)
 from xaibench.harness.shared_tables import Lazy, SharedTables
 
 CHUNK_SIZE = 16

@@ -18,10 +18,9 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from xaibench.modeling import engine
-from xaibench.modeling import last_layer
 from xaibench.core.records import Unit
 from xaibench.core.units import split_units
+from xaibench.modeling import engine, last_layer
 
 OUTPUTS = ("prob", "logit", "value")
 #: Weight precisions a model can run in (``dtype``).

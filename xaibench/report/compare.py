@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from xaibench.metrics.base import declared
 from xaibench.core.errors import OptionError
+from xaibench.metrics.base import declared
 
 KEYS = ["dataset", "model", "explainer", "metric"]
 

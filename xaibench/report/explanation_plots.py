@@ -45,9 +45,9 @@ def cjk_font_family() -> str | None:
 
 
 def _has_cjk(labels) -> bool:
-    from xaibench.core.units import _CJK  # the same character classes the unit split treats as CJK
-
     import regex
+
+    from xaibench.core.units import _CJK  # the same character classes the unit split treats as CJK
 
     pattern = regex.compile(f"[{_CJK}]")
     return any(pattern.search(str(label)) for label in labels)

@@ -15,14 +15,13 @@ from pathlib import Path
 import pandas as pd
 
 from xaibench.core.records import Attribution
-from xaibench.report import figures, provenance, statistics
+from xaibench.core.storage import atomic_write_json
+from xaibench.report import figures, provenance, scaling_sweep, statistics
 from xaibench.report import tables as reporting
-from xaibench.report import scaling_sweep
 from xaibench.report.devices import device_markdown, device_table
 from xaibench.report.html import write_report
 from xaibench.report.latex import latex_tables
 from xaibench.report.quantities import task_quantities
-from xaibench.core.storage import atomic_write_json
 
 
 def run_id(profile: str) -> str:
