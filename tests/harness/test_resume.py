@@ -15,6 +15,7 @@ trained; values are tiny but deterministic, which is all these checks need.
 import csv
 import os
 import random
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -65,10 +66,16 @@ def _env(cache: Path, interrupt_after: int | None = None) -> dict:
     return env
 
 
+def _interruptible() -> None:
+    # A job started in the background by a non-interactive shell (CI) inherits an ignored SIGINT;
+    # a terminal's foreground job, whose Ctrl-C this simulates, has the default.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _run(command: list[str], env: dict) -> subprocess.CompletedProcess:
     # A session of its own: the hook's SIGINT goes to the run's process group, not to this test.
     return subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600,
-                          start_new_session=True)
+                          start_new_session=True, preexec_fn=_interruptible)
 
 
 def _sorted(frame: pd.DataFrame) -> pd.DataFrame:

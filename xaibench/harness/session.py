@@ -211,6 +211,8 @@ class BenchmarkSession:
         limit = os.environ.get(INTERRUPT_AFTER_CHUNKS)
         if limit and self._chunks_done == int(limit):
             os.killpg(os.getpgrp(), signal.SIGINT)
+            if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+                raise KeyboardInterrupt  # a background job ignores SIGINT: interrupt this process anyway
 
     def _warm_up(self, model, explainer, text: str) -> None:
         """Explain one text once per (model, explainer) and process, untimed and unrecorded, so no
