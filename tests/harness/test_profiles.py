@@ -1,0 +1,62 @@
+"""Profiles select components by what they declare, so a new component joins the default runs
+without an edit to the run configuration."""
+import pytest
+
+from xaibench.core import registry
+from xaibench.core.errors import OptionError
+from xaibench.harness.config import profile_datasets, profile_explainers, profile_metrics, resolve
+from xaibench.metrics import Metric, MetricResult
+
+
+def test_default_runs_read_the_declared_facts():
+    assert profile_explainers() == ["random", "attention", "attention_rollout", "saliency", "grad_x_input",
+                                    "integrated_gradients", "lime", "shap", "occlusion"]
+    assert profile_metrics("smoke") == ["comprehensiveness", "sufficiency", "deletion_auc", "insertion_auc",
+                                        "loo_correlation", "runtime_seconds", "forward_passes", "backward_passes",
+                                        "peak_memory_mb"]
+    quick = profile_metrics("quick")
+    assert quick[5:12] == ["ground_truth_top1", "ground_truth_rank", "contrast_hit@3", "plausibility_auprc",
+                           "plausibility_token_f1", "plausibility_iou", "lexicon_agreement_auprc"]
+    assert not {"contrast_hit@1", "perturbation_stability", "randomization_sanity"} & set(quick)
+    assert profile_datasets("smoke") == ["reviews-en", "reviews-zh"]
+    assert len(profile_datasets("full")) == 6
+    config = resolve({})
+    assert config.explainers["integrated_gradients"] == {"n_steps": 16}  # its declared cheap_params
+    assert resolve({"profile": "full"}).explainers["integrated_gradients"] == {}
+
+
+@pytest.fixture
+def scratch_metrics(monkeypatch):
+    """The metric registry with room for test metrics, restored afterwards."""
+    registry.metrics.names()  # discover the built-ins first
+    monkeypatch.setattr(registry.metrics, "_factories", dict(registry.metrics._factories))
+    monkeypatch.setattr(registry.metrics, "_specs", dict(registry.metrics._specs))
+    return registry.metrics
+
+
+def test_a_new_metric_joins_the_profiles_of_its_family(scratch_metrics):
+    class TextLength(Metric):
+        name = "text_length_test"
+        family = "faithfulness"
+        order = 15  # after loo_correlation, before the ground-truth family
+
+        def evaluate(self, model, attributions):
+            return MetricResult(self.name, [len(a.text) for a in attributions], self.higher_is_better, {})
+
+    class Hidden(TextLength):
+        name = "hidden_test"
+        in_default_runs = False
+
+    scratch_metrics.register(TextLength)
+    scratch_metrics.register(Hidden)
+    smoke = profile_metrics("smoke")
+    assert smoke.index("text_length_test") == smoke.index("loo_correlation") + 1
+    assert "hidden_test" not in smoke and "hidden_test" not in profile_metrics("full")
+    assert "hidden_test" in resolve({"metrics": "hidden_test"}).metrics  # still selectable by name
+
+
+def test_contrast_hit_parameters_are_validated_from_its_signature():
+    config = resolve({"profile": "quick", "param": ["contrast_hit@3.max_candidates=8"]})
+    assert config.metric_params["contrast_hit@3"] == {"max_candidates": 8}
+    with pytest.raises(OptionError, match="has no parameter 'k'"):
+        resolve({"profile": "quick", "param": ["contrast_hit@3.k=5"]})
