@@ -48,10 +48,8 @@ def run_tiny_session():
                            explainers={e: dict((explainer_params or {}).get(e, {})) for e in explainers},
                            metrics=list(metrics), n=None, seed=0, out=str(folder / "run"), use_cache=use_cache)
         session = BenchmarkSession(config, cache=ResultCache(folder / "cache", read=use_cache))
-        session._models[("tiny", "cpu")] = model
-        session.model_info["tiny@cpu"] = {"fingerprint": f"tiny-{id(model)}"}
-        session._datasets[dataset] = Dataset(name=dataset, examples=examples, label_names=["negative", "positive"])
-        session.dataset_info[dataset] = {"n": len(examples)}
+        session.use_model("tiny", model)
+        session.use_dataset(dataset, Dataset(name=dataset, examples=examples, label_names=["negative", "positive"]))
         for cell in session.cells():
             session.run_cell(cell, progress=False)
         return session

@@ -19,8 +19,7 @@ def make_session(tiny_model, tmp_path, explainers=("random", "occlusion"), n=6, 
     config = RunConfig(profile="smoke", tasks=[Task("reviews-en", "tiny")], explainers={e: {} for e in explainers},
                        metrics=METRICS, n=n, seed=0, out=str(tmp_path / "run"), use_cache=use_cache)
     session = BenchmarkSession(config, cache=ResultCache(tmp_path / "cache", read=use_cache))
-    session._models[("tiny", "cpu")] = tiny_model
-    session.model_info["tiny@cpu"] = {"fingerprint": "tiny-test"}
+    session.use_model("tiny", tiny_model)
     return session
 
 

@@ -162,8 +162,7 @@ def test_session_attaches_the_ground_truth_and_leaves_other_tasks_nan(planted_en
                        explainers={"occlusion": {}}, metrics=["ground_truth_top1", "ground_truth_rank"], n=8,
                        seed=0, out=str(tmp_path / "run"))
     session = BenchmarkSession(config, cache=ResultCache(tmp_path / "cache"))
-    session._models[("tiny", "cpu")] = model
-    session.model_info["tiny@cpu"] = {"fingerprint": "tiny-planted"}
+    session.use_model("tiny", model)
     for cell in session.cells():
         session.run_cell(cell, progress=False)
     rows = session.per_example

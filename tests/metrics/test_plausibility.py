@@ -92,10 +92,8 @@ def test_rationales_from_a_user_file_reach_the_metrics_in_a_run(tiny_model, tmp_
     config = RunConfig(profile="quick", tasks=[Task(str(path), "tiny")], explainers={"random": {}, "occlusion": {}},
                        metrics=metrics, n=None, seed=0, out=str(tmp_path / "run"))
     session = BenchmarkSession(config, cache=ResultCache(tmp_path / "cache"))
-    session._models[("tiny", "cpu")] = tiny_model
-    session.model_info["tiny@cpu"] = {"fingerprint": "tiny-test"}
-    session._datasets[str(path)] = xb.load_dataset(str(path))
-    session.dataset_info[str(path)] = {"n": 3}
+    session.use_model("tiny", tiny_model)
+    session.use_dataset(str(path), xb.load_dataset(str(path)))
     for cell in session.cells():
         session.run_cell(cell, progress=False)
     rows = pd.DataFrame(session.per_example)

@@ -126,20 +126,29 @@ class BenchmarkSession:
         self.record.sort_rows([c.id for c in self.cells()])
 
     def model(self, name: str, device: str = "cpu"):
-        key = (name, device)
-        if key not in self._models:
+        """The model of task model ``name`` on ``device``, loaded on first use."""
+        if (name, device) not in self._models:
             from xaibench.modeling.loading import load_model
 
-            model = load_model(name, device=device, trust_remote_code=self.config.trust_remote_code,
-                               **self.config.model_options())
-            self._models[key] = model
-            # Task type and class names travel with the run (shards included): tables group by
-            # task type, figures name the explained quantity ("p(neutral)", "predicted rating / σ").
-            self.record.model_info[f"{name}@{device}"] = {**model.info, "task_type": model.task_type,
-                                                          "labels": list(model.labels)}
-        return self._models[key]
+            self.use_model(name, load_model(name, device=device, trust_remote_code=self.config.trust_remote_code,
+                                            **self.config.model_options()), device)
+        return self._models[(name, device)]
+
+    def use_model(self, name: str, model, device: str = "cpu") -> None:
+        """Run the cells of task model ``name`` with ``model``, a ``Classifier`` already in memory
+        (a notebook's, a test's), instead of loading it."""
+        self._models[(name, device)] = model
+        # Task type and class names travel with the run (shards included): tables group by task
+        # type, figures name the explained quantity ("p(neutral)", "predicted rating / σ").
+        self.record.model_info[f"{name}@{device}"] = {**model.info, "task_type": model.task_type,
+                                                      "labels": list(model.labels)}
+
+    def use_dataset(self, name: str, dataset) -> None:
+        """Run the cells of dataset ``name`` on ``dataset`` (a ``Dataset`` in memory) instead of loading it."""
+        self._datasets[name] = dataset
 
     def dataset(self, task: Task):
+        """The examples of ``task``'s dataset (its test split, ``config.n`` of them), loaded on first use."""
         if task.dataset not in self._datasets:
             from xaibench.datasets import load_dataset
 
