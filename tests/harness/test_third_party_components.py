@@ -2,13 +2,12 @@
 
 A throw-away distribution is written to a temporary folder (a module plus a ``.dist-info`` with
 ``entry_points.txt``, exactly what ``pip install`` leaves behind) and put on ``PYTHONPATH``. Its
-explainer and metric declare themselves through the ``xaibench.explainers`` / ``xaibench.metrics``
-entry-point groups; a `pytest benchmarks/` run then selects them by name next to a built-in one
-and they appear in the result tables.
+explainer and metric classes are entry points of the ``xaibench.explainers`` / ``xaibench.metrics``
+groups; its dataset loader registers itself when the module, the ``xaibench.datasets`` entry point,
+is imported. A `pytest benchmarks/` run then selects them by name next to a built-in explainer and
+they appear in the result tables.
 """
-import csv
 import os
-import random
 import subprocess
 import sys
 import textwrap
@@ -23,8 +22,19 @@ PLUGIN = textwrap.dedent('''
     """A third-party explainer and metric for xaibench, found through entry points."""
     import numpy as np
 
+    from xaibench.core import registry
+    from xaibench.core.records import Example
+    from xaibench.datasets import Dataset
     from xaibench.explainers import Explainer
     from xaibench.metrics import Metric, MetricResult
+
+    WORDS = "the phone works great but battery is awful and delivery slow".split()
+
+
+    @registry.datasets.register("demo-reviews")
+    def demo_reviews() -> Dataset:
+        rows = [Example(f"d{i}", " ".join(WORDS[i:i + 3 + i % 4]), i % 2) for i in range(6)]
+        return Dataset(name="demo-reviews", examples=rows, label_names=["LABEL_0", "LABEL_1"])
 
 
     class FirstWordsFirst(Explainer):
@@ -59,6 +69,9 @@ ENTRY_POINTS = textwrap.dedent('''
 
     [xaibench.metrics]
     unit_count = xb_demo_plugin:UnitCount
+
+    [xaibench.datasets]
+    demo = xb_demo_plugin
 ''')
 
 
@@ -79,13 +92,15 @@ def _env(plugin_path: Path, tmp_path: Path) -> dict:
 
 
 def test_entry_point_components_are_listed(plugin_path, tmp_path):
-    code = "import xaibench as xb; print(xb.list_explainers()); print(xb.list_metrics())"
+    code = ("import xaibench as xb; print(xb.list_explainers()); print(xb.list_metrics()); "
+            "print(xb.list_datasets()); print(len(xb.load_dataset('demo-reviews', split='all')))")
     proc = subprocess.run([sys.executable, "-c", code], env=_env(plugin_path, tmp_path), capture_output=True,
                           text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
-    explainers, metrics = proc.stdout.splitlines()[:2]
+    explainers, metrics, datasets, n_rows = proc.stdout.splitlines()[:4]
     assert "'first_words_first'" in explainers and "'occlusion'" in explainers
     assert "'unit_count'" in metrics and "'comprehensiveness'" in metrics
+    assert "'demo-reviews'" in datasets and "'reviews-en'" in datasets and n_rows == "6"
     # Without the package on the path the names are unknown: the listing above came from it.
     bare = subprocess.run([sys.executable, "-c", code], env={**os.environ, "XAIBENCH_CACHE": str(tmp_path)},
                           capture_output=True, text=True, timeout=120)
@@ -99,16 +114,9 @@ def test_entry_point_explainer_runs_in_the_matrix(plugin_path, tmp_path):
     model = tiny_classifier(num_labels=2, seed=0)
     model.hf_model.save_pretrained(tmp_path / "model")
     model.tokenizer.save_pretrained(tmp_path / "model")
-    rng = random.Random(0)
-    words = "the phone works great but battery is awful and delivery slow".split()
-    with open(tmp_path / "reviews.csv", "w", newline="", encoding="utf-8") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(["id", "text", "label"])
-        for i in range(6):
-            writer.writerow([f"ex{i}", " ".join(rng.choice(words) for _ in range(rng.randint(3, 9))), i % 2])
     out = tmp_path / "out"
     command = [sys.executable, "-m", "pytest", "benchmarks/test_explainer_matrix.py", "-q", "-p", "no:cacheprovider",
-               "--xb-model", str(tmp_path / "model"), "--xb-dataset", str(tmp_path / "reviews.csv"),
+               "--xb-model", str(tmp_path / "model"), "--xb-dataset", "demo-reviews", "--xb-n", "all",
                "--xb-explainers", "occlusion,first_words_first", "--xb-param", "first_words_first.decay=2.0",
                "--xb-metrics", "comprehensiveness,unit_count", "--xb-out", str(out)]
     proc = subprocess.run(command, cwd=ROOT, env=_env(plugin_path, tmp_path), capture_output=True, text=True,
@@ -117,6 +125,7 @@ def test_entry_point_explainer_runs_in_the_matrix(plugin_path, tmp_path):
     assert "first_words_first" in proc.stdout  # its cell is a test of the matrix
 
     summary = pd.read_csv(out / "summary.csv")
+    assert set(summary["dataset"]) == {"demo-reviews"}
     mine = summary[summary["explainer"] == "first_words_first"].set_index("metric")
     assert set(mine.index) == {"comprehensiveness", "unit_count"}
     assert mine.loc["comprehensiveness", "n"] == 6 and pd.notna(mine.loc["comprehensiveness", "mean"])
