@@ -45,8 +45,12 @@ class Component:
         return f"{type(self).__name__}({args})"
 
 
+def by_declared_order(registry, names) -> list[str]:
+    """``names`` sorted by each component's declared ``order`` (1000 if it declares none), then name."""
+    return sorted(names, key=lambda n: (getattr(registry.spec(n), "order", 1000), n))
+
+
 def default_selection(registry) -> list[str]:
     """Names of ``registry``'s components with ``in_default_runs``, in declared ``order``."""
-    specs = [registry.spec(name) for name in registry.names()]
-    chosen = [s for s in specs if getattr(s, "in_default_runs", True)]
-    return [s.name for s in sorted(chosen, key=lambda s: (getattr(s, "order", 1000), s.name))]
+    return by_declared_order(registry, [n for n in registry.names()
+                                        if getattr(registry.spec(n), "in_default_runs", True)])

@@ -30,16 +30,14 @@ PROFILES = {
 }
 
 
-def _by_order(registry, names) -> list[str]:
-    return sorted(names, key=lambda n: (getattr(registry.spec(n), "order", 1000), n))
-
-
 def builtin_tasks() -> dict[str, str]:
     """``{dataset: its built-in model}`` for every registered dataset that declares one."""
     from xaibench.core import registry
+    from xaibench.core.component import by_declared_order
 
-    return {name: registry.datasets.spec(name).default_model for name in _by_order(registry.datasets,
-            registry.datasets.names()) if getattr(registry.datasets.spec(name), "default_model", None)}
+    return {name: registry.datasets.spec(name).default_model
+            for name in by_declared_order(registry.datasets, registry.datasets.names())
+            if getattr(registry.datasets.spec(name), "default_model", None)}
 
 
 def profile_datasets(profile: str) -> list[str]:

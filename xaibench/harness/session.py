@@ -35,6 +35,7 @@ from xaibench.harness.run_record import (
     result_rows,
 )
 from xaibench.harness.shared_tables import Lazy, SharedTables
+from xaibench.metrics.base import declared
 
 CHUNK_SIZE = 16
 #: Test hook: after this many chunks were computed and cached in this process, send SIGINT to the
@@ -184,9 +185,9 @@ class BenchmarkSession:
             outcome.errors = {eid: message for eid in ds.ids}
             outcome.attributions = [None] * len(ds)
             for name in self.config.metrics:
-                hib = getattr(registry.metrics.spec(name), "higher_is_better", None) if name in registry.metrics else None
-                self.record.per_example.extend(metric_row(columns, name, eid, higher_is_better=hib, note=message,
-                                                          error=True) for eid in ds.ids)
+                self.record.per_example.extend(
+                    metric_row(columns, name, eid, higher_is_better=declared(name, "higher_is_better"), note=message,
+                               error=True) for eid in ds.ids)
             return self._finish(outcome, started)
         model_key = model.info.get("fingerprint") or model.name
         explainer_key = {"name": cell.explainer, **explainer.params()}
