@@ -58,7 +58,12 @@ class Explainer(Component, abc.ABC):
     ``in_default_runs`` (``xaibench.core.component``); ``family`` (one of ``FAMILIES``: what kind
     of evidence the scores are); ``deterministic`` (False when scores depend on ``seed``);
     ``gradient_based`` (scores come from gradients of f with respect to the input embeddings, so
-    metrics that perturb embeddings, such as ``max_sensitivity``, apply); ``cheap_params``.
+    metrics that perturb embeddings, such as ``max_sensitivity``, apply); ``cheap_params``;
+    ``removal`` (how the method takes units out of a text when it perturbs it: ``"delete"``, the
+    removal rule of docs/api.md, or None when it never edits the text) and ``computes`` (the
+    quantity its scores *are*, when a metric could recompute it: ``"leave_one_out"`` for the
+    output drop of removing one unit). ``xaibench.metrics.circularity`` reads the last two to find
+    explainer/metric pairs where the metric only re-measures what the explainer computed.
 
     Parameters are constructor keyword arguments stored unchanged (``params()`` reads them back), so
     ``get_explainer(a.explainer["name"], **params)`` rebuilds the same explainer.
@@ -80,6 +85,10 @@ class Explainer(Component, abc.ABC):
     #: Settings at the cheap end of the method's range, used by the smoke and quick profiles (full
     #: runs use the constructor defaults).
     cheap_params: ClassVar[dict] = {}
+    #: The removal rule of the method's own text perturbations ("delete"), None if it edits no text.
+    removal: ClassVar[str | None] = None
+    #: The quantity the scores are, when it is one a metric can recompute ("leave_one_out"), else None.
+    computes: ClassVar[str | None] = None
 
     def __init__(self, *, seed: int = 0, output: str | None = None) -> None:
         self.seed = seed

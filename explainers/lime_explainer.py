@@ -41,6 +41,7 @@ class Lime(Explainer):
     """
 
     name = "lime"
+    removal = "delete"
     order = 30
     cheap_params = {"n_samples": 200}
     deterministic = False

@@ -25,6 +25,9 @@ class Occlusion(Explainer):
 
     name = "occlusion"
     order = 32
+    removal = "delete"
+    # Its scores are the leave-one-out drops loo_correlation correlates against: that pair is circular.
+    computes = "leave_one_out"
 
     def __init__(self, *, seed: int = 0, output: str | None = None) -> None:
         super().__init__(seed=seed, output=output)

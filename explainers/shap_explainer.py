@@ -60,6 +60,7 @@ class Shap(Explainer):
     """
 
     name = "shap"
+    removal = "delete"
     order = 31
     cheap_params = {"max_evals": 100}
     deterministic = False

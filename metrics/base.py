@@ -48,6 +48,16 @@ class Metric(Component):
     - ``reference_param``: the constructor parameter that sets how many random orderings the
       random reference averages (``n_random``), or None. ``score()`` sets it to 0: it returns
       values only and computes no reference it would throw away.
+    - ``proportion``: every value is 0 or 1 (a hit rate), so tables give a Wilson interval for
+      the share instead of a bootstrap interval of the mean.
+    - ``profile_params``: ``{profile: {param: value}}``, the settings a built-in profile runs the
+      metric with (e.g. fewer perturbations in smoke); user parameters override them.
+    - ``recomputes``: the explainer quantity the metric measures its attributions against
+      (``"leave_one_out"`` for ``loo_correlation``), with the removal rule ``removal_rule()``
+      returns: an explainer that *computes* that quantity with that rule makes a circular pair
+      (``xaibench.metrics.circularity``).
+    - ``not_applicable_to(explainer facts)``: a short reason ("deterministic") when the metric
+      says nothing about that explainer; the run then records the reason instead of a value.
 
     Constructor keyword arguments are stored as attributes of the same name (``params()`` reads
     them back through the signature), and ``requests`` + ``compute`` or ``evaluate`` are
@@ -60,6 +70,20 @@ class Metric(Component):
     noisy: ClassVar[bool] = False
     uses_reference: ClassVar[bool] = False
     reference_param: ClassVar[str | None] = None
+    proportion: ClassVar[bool] = False
+    profile_params: ClassVar[dict] = {}
+    recomputes: ClassVar[str | None] = None
+
+    @classmethod
+    def not_applicable_to(cls, explainer) -> str | None:
+        """None when the metric applies to the explainer whose facts (class or registry spec)
+        are ``explainer``; otherwise a short reason shown in its table cell. Default: applies."""
+        return None
+
+    def removal_rule(self) -> str | None:
+        """How this metric takes units out of a text: its ``mode`` parameter when it has one,
+        else the class's ``removal`` fact, else None (it removes nothing)."""
+        return getattr(self, "mode", None) or getattr(type(self), "removal", None)
 
     # ---- protocol 1: declare inputs, compute from their outputs ------------------------------
     def requests(self, model, attribution) -> Request:

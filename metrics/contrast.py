@@ -102,6 +102,7 @@ class ContrastHit(Metric):
     (default 32).
     """
 
+    proportion = True  # a hit (1) or a miss (0) per example
     higher_is_better = True
     family = "ground_truth"
     k: ClassVar[int] = 3

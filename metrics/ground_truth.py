@@ -32,6 +32,7 @@ class GroundTruthTop1(EvidenceMetric):
     """
 
     name = "ground_truth_top1"
+    proportion = True  # a hit (1) or a miss (0) per example
     order = 20
     higher_is_better = True
     reference_kind = "cause"

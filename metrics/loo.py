@@ -62,6 +62,9 @@ class LOOCorrelation(Metric):
 
     name = "loo_correlation"
     order = 14
+    # It correlates scores with leave-one-out drops: against an explainer whose scores ARE those
+    # drops (occlusion, same removal) it is 1 by construction (xaibench.metrics.circularity).
+    recomputes = "leave_one_out"
     family = "faithfulness"
     reference_param = "n_random"
     higher_is_better = True

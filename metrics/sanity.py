@@ -31,8 +31,8 @@ class RandomizationSanity(Metric):
     """
 
     name = "randomization_sanity"
+    order = 50
     family = "sanity"
-    in_default_runs = False
     higher_is_better = True
 
     def __init__(self, cascading: bool = False, seed: int = 0) -> None:

@@ -20,6 +20,9 @@ from xaibench.core.seeding import stable_hash
 from xaibench.metrics.base import Metric, MetricResult
 from xaibench.metrics.reexplain import build_result, explain_many
 
+#: The table cell of max_sensitivity for an explainer that does not declare ``gradient_based``.
+NOT_GRADIENT_BASED = "not gradient-based"
+
 
 def gradient_explainers() -> list[str]:
     """Registered explainers that declare ``gradient_based`` (scores are functions of
@@ -74,7 +77,10 @@ def embedding_noise(model, texts: Sequence[str], radius: float, seed: int, sampl
 
     handle = model.hf_model.get_input_embeddings().register_forward_hook(hook)
     try:
-        yield noised
+        # A shared table (the benchmark session's) would answer the noisy call with the clean
+        # gradients stored for the same token ids, and the model would never see the noise.
+        with model.not_sharing():
+            yield noised
     finally:
         handle.remove()
 
@@ -97,9 +103,14 @@ class MaxSensitivity(Metric):
     """
 
     name = "max_sensitivity"
+    order = 43
     family = "stability"
-    in_default_runs = False
     higher_is_better = False
+    profile_params = {"smoke": {"n_samples": 2}, "quick": {"n_samples": 4}}
+
+    @classmethod
+    def not_applicable_to(cls, explainer) -> str | None:
+        return None if getattr(explainer, "gradient_based", False) else NOT_GRADIENT_BASED
 
     def __init__(self, radius: float = 0.02, n_samples: int = 8, seed: int = 0) -> None:
         if not isinstance(radius, (int, float)) or not radius > 0:

@@ -32,6 +32,8 @@ from xaibench.metrics.reexplain import (
 #: held by weak reference and compared by identity.
 _RUNS: OrderedDict = OrderedDict()
 _RUNS_SIZE = 4
+#: The note (and table cell) of seed_stability for an explainer whose scores ignore the seed.
+DETERMINISTIC = "deterministic"
 
 
 def _check_int(name: str, value, low: int) -> int:
@@ -60,9 +62,11 @@ def perturbation_runs(model, attributions, *, n_tries: int, n_keep: int, max_del
 
 
 class _PerturbationMetric(Metric):
-    family = "stability"
-    in_default_runs = False
     """Shared protocol: perturb, re-explain, compare each kept x' with x, average over the x'."""
+
+    family = "stability"
+    # Smoke (CI) keeps one perturbation of four tries per example; quick and full several.
+    profile_params = {"smoke": {"n_tries": 4, "n_keep": 1}}
 
     def __init__(self, n_tries: int = 8, n_keep: int = 3, max_delta: float = 0.05, protect_top: int = 3,
                  seed: int = 0) -> None:
@@ -122,6 +126,7 @@ class PerturbationStability(_PerturbationMetric):
     """
 
     name = "perturbation_stability"
+    order = 40
     higher_is_better = True
 
     def compare(self, a, b):
@@ -149,6 +154,7 @@ class TopKIntersection(_PerturbationMetric):
     """
 
     name = "topk_intersection"
+    order = 41
     higher_is_better = True
 
     def __init__(self, k: int = 3, n_tries: int = 8, n_keep: int = 3, max_delta: float = 0.05,
@@ -178,8 +184,10 @@ class SeedStability(Metric):
 
     Definition: the given attribution (the explainer's own seed s0) plus ``n_seeds − 1`` re-explanations
     with seeds derived from (``seed``, s0, j) by ``stable_hash``, everything else unchanged; ρ over all
-    units for each of the n(n−1)/2 pairs, averaged. Explainers whose class declares
-    ``deterministic = True`` are not re-run: they score 1.0 and ``details[i]["deterministic"]`` is True.
+    units for each of the n(n−1)/2 pairs, averaged. The metric does not apply to explainers whose
+    class declares ``deterministic = True`` (their scores cannot vary with the seed, and a 1.0
+    would count as a win): they are not re-run, their values are NaN with the note
+    "deterministic", and benchmark tables show "deterministic" and leave them out of ranks.
     Reference: run-to-run variance of stochastic explainers as in Zhou, Booth, Ribeiro & Shah 2022,
     "Do Feature Attribution Methods Correctly Attribute Features?" and Visani et al. 2022,
     "Statistical stability indices for LIME" (Journal of the ORS).
@@ -188,9 +196,14 @@ class SeedStability(Metric):
     """
 
     name = "seed_stability"
+    order = 42
     family = "stability"
-    in_default_runs = False
     higher_is_better = True
+    profile_params = {"smoke": {"n_seeds": 2}}
+
+    @classmethod
+    def not_applicable_to(cls, explainer) -> str | None:
+        return DETERMINISTIC if getattr(explainer, "deterministic", True) else None
 
     def __init__(self, n_seeds: int = 3, seed: int = 0) -> None:
         self.n_seeds = _check_int("n_seeds", n_seeds, 2)
@@ -221,7 +234,7 @@ class SeedStability(Metric):
                 continue
             if deterministic:
                 for i in members:
-                    rows[i] = (1.0, None, {"deterministic": True})
+                    rows[i] = (float("nan"), DETERMINISTIC, {"deterministic": True})
                 continue
             if "seed" not in spec:
                 for i in members:

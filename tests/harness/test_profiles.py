@@ -11,13 +11,23 @@ from xaibench.metrics import Metric, MetricResult
 def test_default_runs_read_the_declared_facts():
     assert profile_explainers() == ["random", "attention", "attention_rollout", "saliency", "grad_x_input",
                                     "integrated_gradients", "lime", "shap", "occlusion"]
+    stability_and_sanity = ["perturbation_stability", "topk_intersection", "seed_stability", "max_sensitivity",
+                            "randomization_sanity"]
     assert profile_metrics("smoke") == ["comprehensiveness", "sufficiency", "deletion_auc", "insertion_auc",
-                                        "loo_correlation", "runtime_seconds", "forward_passes", "backward_passes",
-                                        "peak_memory_mb"]
+                                        "loo_correlation", *stability_and_sanity, "runtime_seconds",
+                                        "forward_passes", "backward_passes", "peak_memory_mb"]
     quick = profile_metrics("quick")
     assert quick[5:12] == ["ground_truth_top1", "ground_truth_rank", "contrast_hit@3", "plausibility_auprc",
                            "plausibility_token_f1", "plausibility_iou", "lexicon_agreement_auprc"]
-    assert not {"contrast_hit@1", "perturbation_stability", "randomization_sanity"} & set(quick)
+    # Every profile has the stability and sanity axis (issue: the table people cite has all three).
+    for profile in ("smoke", "quick", "full"):
+        assert set(stability_and_sanity) <= set(profile_metrics(profile)), profile
+    assert "contrast_hit@1" not in quick
+    # Smoke keeps its budget with declared cheaper metric settings; user parameters still win.
+    assert resolve({}).metric_params["perturbation_stability"] == {"n_tries": 4, "n_keep": 1}
+    assert "perturbation_stability" not in resolve({"profile": "full"}).metric_params
+    assert resolve({}, {"metric_params": {"seed_stability": {"n_seeds": 4}}}).metric_params["seed_stability"] == {
+        "n_seeds": 4}
     assert profile_datasets("smoke") == ["reviews-en", "reviews-zh"]
     assert len(profile_datasets("full")) == 6
     config = resolve({})

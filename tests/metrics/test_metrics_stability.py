@@ -88,8 +88,12 @@ def test_seed_stability_marks_deterministic_explainers(planted_model, texts):
     attrs = xb.get_explainer("occlusion").explain(planted_model, texts[:4])
     before = planted_model.n_forward
     result = evaluate("seed_stability", planted_model, attrs)
-    assert np.all(result.values == 1.0) and all(d["deterministic"] for d in result.details)
+    # Not 1.0: a score that cannot vary with the seed is no evidence of stability.
+    assert np.all(np.isnan(result.values)) and all(d["deterministic"] for d in result.details)
+    assert result.notes == ["deterministic"] * 4
     assert planted_model.n_forward == before  # nothing re-run
+    assert xb.get_metric("seed_stability").not_applicable_to(type(xb.get_explainer("occlusion"))) == "deterministic"
+    assert xb.get_metric("seed_stability").not_applicable_to(type(xb.get_explainer("lime"))) is None
     random_result = evaluate("seed_stability", planted_model, xb.get_explainer("random").explain(planted_model, texts[:4]))
     d = random_result.details[0]
     assert d["deterministic"] is False and len(set(d["seeds"])) == 3 and len(d["pairwise"]) == 3
@@ -196,3 +200,14 @@ def test_metrics_run_through_score_and_are_registered(planted_model, texts):
     result = evaluate("perturbation_stability", planted_model, [external])
     assert np.isnan(result.values[0]) and "cannot rebuild explainer" in result.notes[0]
     assert xb.get_metric("topk_intersection", k=5).display_name == "topk_intersection@5"
+
+
+def test_max_sensitivity_is_not_answered_from_a_shared_table(planted_model, texts):
+    """The session scores inside ``model.sharing()``; the clean gradients stored there for the same
+    token ids must not answer the noisy re-explanation (the noise would never reach the model)."""
+    with planted_model.sharing():
+        attrs = xb.get_explainer("saliency").explain(planted_model, texts[:3])
+        shared = evaluate("max_sensitivity", planted_model, attrs, n_samples=2)
+    alone = evaluate("max_sensitivity", planted_model, attrs, n_samples=2)
+    assert np.all(np.isfinite(shared.values)) and np.all(shared.values > 0)
+    np.testing.assert_allclose(shared.values, alone.values, rtol=1e-5)

@@ -17,16 +17,18 @@ from xaibench.harness import validation
 #: and their built-in model (``register(..., profiles=..., default_model=...)``), explainers their
 #: ``cheap_params``, metrics their ``family``; a profile picks by those facts.
 PROFILES = {
-    # CI: two tasks, 16 examples, the cheap end of each method's range.
-    "smoke": {"n": 16, "explainer_settings": "cheap", "metric_families": ("faithfulness", "cost")},
-    # 64 examples x 6 tasks with the cheap settings: about 5 minutes on 2 CPU cores (measured; see
-    # README). Regression, three-class and planted-cause tasks and the ground-truth metrics run in
-    # quick and full only, so smoke (CI) time stays flat.
+    # CI: two tasks, 16 examples, the cheap end of each method's range, and the stability and sanity
+    # metrics with their smoke settings (one kept perturbation per example, two seeds).
+    "smoke": {"n": 16, "explainer_settings": "cheap",
+              "metric_families": ("faithfulness", "stability", "sanity", "cost")},
+    # 64 examples x 6 tasks with the cheap settings (measured time: README). Regression, three-class
+    # and planted-cause tasks and the ground-truth metrics run in quick and full only, so smoke
+    # (CI) time stays flat.
     "quick": {"n": 64, "explainer_settings": "cheap",
-              "metric_families": ("faithfulness", "ground_truth", "plausibility", "cost")},
+              "metric_families": ("faithfulness", "ground_truth", "plausibility", "stability", "sanity", "cost")},
     # Every test example at each method's default settings: hours on 2 CPU cores.
     "full": {"n": None, "explainer_settings": "default",
-             "metric_families": ("faithfulness", "ground_truth", "plausibility", "cost")},
+             "metric_families": ("faithfulness", "ground_truth", "plausibility", "stability", "sanity", "cost")},
 }
 
 
@@ -63,6 +65,13 @@ def profile_metrics(profile: str) -> list[str]:
     families = PROFILES[profile]["metric_families"]
     return [name for name in default_selection(registry.metrics)
             if registry.metrics.spec(name).family in families]
+
+
+def profile_metric_settings(profile: str, name: str) -> dict:
+    """A metric's settings in ``profile``: its declared ``profile_params[profile]`` (none: defaults)."""
+    from xaibench.core import registry
+
+    return dict((getattr(registry.metrics.spec(name), "profile_params", {}) or {}).get(profile, {}))
 
 
 def profile_explainer_settings(profile: str, name: str) -> dict:
@@ -176,8 +185,11 @@ def resolve(cli: dict, file_options: dict | None = None) -> RunConfig:
         registry.metrics.factory(name)
     if len(set(metric_names)) != len(metric_names):
         raise OptionError(f"--xb-metrics lists a metric twice: {','.join(metric_names)}")
-    metric_settings = {name: dict(params) for name, params in (opts.get("metric_params") or {}).items()
-                       if name in metric_names}
+    metric_settings = {name: profile_metric_settings(profile, name) for name in metric_names}
+    for name, params in (opts.get("metric_params") or {}).items():
+        if name in metric_settings:
+            metric_settings[name].update(params)
+    metric_settings = {name: params for name, params in metric_settings.items() if params}
     _apply_param_option(cli.get("param"), settings, metric_settings, metric_names, registry)
 
     n = opts.get("n", base["n"])

@@ -78,14 +78,21 @@ def cell_id_of(row: dict) -> str:
 
 def metric_row(cell: dict, metric: str, example_id: str, *, higher_is_better: bool | None, value: float = np.nan,
                random_reference: float = np.nan, note: str | None = None, error: bool = False,
-               n_units_truncated: int | None = None) -> dict:
+               n_units_truncated: int | None = None, not_applicable: str | None = None,
+               circular: str | None = None) -> dict:
     """One ``per_example`` row. ``cell``: the cell's columns (dataset, model, explainer, device,
-    task_type when known). ``status`` is ``error`` when ``error``, ``nan`` for an undefined value
-    (``note`` says why), else ``ok``."""
-    status = "error" if error else ("ok" if np.isfinite(value) else "nan")
+    task_type when known). ``status`` is ``error`` when ``error``, ``not_applicable`` when the
+    metric does not apply to the explainer (``not_applicable`` is the reason, e.g.
+    "deterministic", and becomes the note), ``nan`` for an undefined value (``note`` says why),
+    else ``ok``. ``circular``: why the metric only recomputes the explainer's own quantity
+    (``xaibench.metrics.circularity``), or None; tables mark such cells and rank without them."""
+    if not_applicable:
+        status, note = "not_applicable", not_applicable
+    else:
+        status = "error" if error else ("ok" if np.isfinite(value) else "nan")
     return {**cell, "metric": metric, "example_id": example_id, "value": value, "random_reference": random_reference,
             "status": status, "note": note, "higher_is_better": higher_is_better,
-            "n_units_truncated": n_units_truncated}
+            "n_units_truncated": n_units_truncated, "circular": circular}
 
 
 def curve_rows(cell: dict, metric: str, example_id: str, curve: dict) -> list[dict]:

@@ -36,6 +36,7 @@ from xaibench.harness.run_record import (
 )
 from xaibench.harness.shared_tables import Lazy, SharedTables
 from xaibench.metrics.base import declared
+from xaibench.metrics.circularity import circular_reason
 
 CHUNK_SIZE = 16
 #: Test hook: after this many chunks were computed and cached in this process, send SIGINT to the
@@ -180,6 +181,10 @@ class BenchmarkSession:
                                                    **self.config.explainers[cell.explainer])
             metrics = [registry.metrics.create(name, **self.config.metric_params.get(name, {}))
                        for name in self.config.metrics]
+            # A metric that says nothing about this explainer (seed stability of a deterministic
+            # one) gets its reason recorded instead of a value; a circular pair is scored but marked.
+            inapplicable = {m.name: m.not_applicable_to(type(explainer)) for m in metrics}
+            circular = {m.name: circular_reason(explainer, m) for m in metrics}
         except Exception as exc:  # the cell cannot start: every example of it is an error row
             message = describe_error(exc)
             outcome.errors = {eid: message for eid in ds.ids}
@@ -189,6 +194,12 @@ class BenchmarkSession:
                     metric_row(columns, name, eid, higher_is_better=declared(name, "higher_is_better"), note=message,
                                error=True) for eid in ds.ids)
             return self._finish(outcome, started)
+        for m in metrics:
+            if inapplicable[m.name]:
+                self.record.per_example.extend(
+                    metric_row(columns, m.name, eid, higher_is_better=m.higher_is_better,
+                               not_applicable=inapplicable[m.name]) for eid in ds.ids)
+        metrics = [m for m in metrics if not inapplicable[m.name]]
         model_key = model.info.get("fingerprint") or model.name
         explainer_key = {"name": cell.explainer, **explainer.params()}
         bar = _progress(len(ds), cell.id) if progress else None
@@ -200,7 +211,8 @@ class BenchmarkSession:
             # Ground truth / rationales travel on the attributions (xaibench.core.references).
             attributions = with_references(outcome.attributions[start:], chunk)
             outcome.attributions[start:] = attributions
-            computed |= self._score_chunk(model, metrics, chunk, chunk_key, attributions, columns, outcome, shared)
+            computed |= self._score_chunk(model, metrics, chunk, chunk_key, attributions, columns, outcome, shared,
+                                          circular)
             if bar is not None:
                 bar.update(len(chunk))
             if computed:
@@ -267,9 +279,11 @@ class BenchmarkSession:
         outcome.attributions.extend(attributions)
         return cached is None
 
-    def _score_chunk(self, model, metrics, chunk, chunk_key, attributions, columns, outcome, shared) -> bool:
+    def _score_chunk(self, model, metrics, chunk, chunk_key, attributions, columns, outcome, shared,
+                     circular: dict) -> bool:
         """Every metric's values on ``chunk`` (cached, or computed in one joint pass and cached),
-        recorded as rows; returns True when something was computed."""
+        recorded as rows (``circular``: metric name -> reason or None); returns True when something
+        was computed."""
         from xaibench.metrics.evaluation import evaluate_metrics
 
         ok = [i for i, a in enumerate(attributions) if a is not None]
@@ -303,11 +317,13 @@ class BenchmarkSession:
                 if r is None or r.get("error"):
                     note = outcome.errors.get(e.id) or (r or {}).get("error") or "not computed"
                     self.record.per_example.append(metric_row(columns, m.name, e.id, higher_is_better=m.higher_is_better,
-                                                              note=note, error=True, n_units_truncated=truncated))
+                                                              note=note, error=True, n_units_truncated=truncated,
+                                                              circular=circular.get(m.name)))
                     continue
                 self.record.per_example.append(metric_row(
                     columns, m.name, e.id, higher_is_better=m.higher_is_better, value=r["value"],
-                    random_reference=r["random_reference"], note=r["note"], n_units_truncated=truncated))
+                    random_reference=r["random_reference"], note=r["note"], n_units_truncated=truncated,
+                    circular=circular.get(m.name)))
                 if r.get("curve"):
                     self.record.curves.extend(curve_rows(columns, m.name, e.id, r["curve"]))
         return bool(missing and ok)

@@ -317,6 +317,17 @@ class Classifier:
         finally:
             self.shared = previous
 
+    @contextmanager
+    def not_sharing(self):
+        """While active, nothing is served from a shared table: every pass runs. For callers that
+        change what the model computes for the same token ids (a hook adding noise to the
+        embeddings), where a stored output or gradient would be the wrong answer."""
+        previous, self.shared = self.shared, None
+        try:
+            yield
+        finally:
+            self.shared = previous
+
     def __repr__(self) -> str:
         return f"Classifier({self.name!r}, {self.task_type}, labels={self.labels}, device={self.device})"
 

@@ -34,9 +34,15 @@ class Comparison:
         reg = self.regressions
         if len(reg):
             lines.append(f"{len(reg)} regression(s) against the baseline:\n")
-            lines.append(reg[KEYS + ["baseline", "new", "delta", "allowed"]].to_markdown(index=False, floatfmt=".4f"))
+            lines.append(reg[KEYS + ["family", "baseline", "new", "delta", "allowed"]].to_markdown(
+                index=False, floatfmt=".4f"))
         else:
             lines.append(f"no regressions in {len(self.table)} compared cells")
+        compared = self.table[self.table["status"] != "not compared"]
+        if len(compared):
+            per_family = compared.groupby("family", sort=False)["status"].agg(
+                lambda s: f"{int((s == 'regressed').sum())}/{len(s)} regressed")
+            lines.append("by family: " + "; ".join(f"{f}: {v}" for f, v in per_family.items()))
         if self.new_cells:
             lines.append("\nnew cells (not in the baseline): " + "; ".join("/".join(c) for c in self.new_cells))
         if self.missing_cells:
@@ -69,7 +75,7 @@ def compare(baseline: pd.DataFrame, new: pd.DataFrame, tolerance: float | None =
                 allowed = float(b["mean"] - b["ci_low"]) if hib else float(b["ci_high"] - b["mean"])
             worse = -delta if hib else delta
             status = "regressed" if worse > allowed + 1e-12 else "ok"
-        rows.append({**dict(zip(KEYS, key)), "baseline": float(b["mean"]), "new": float(c["mean"]),
-                     "delta": delta, "allowed": allowed, "status": status})
-    table = pd.DataFrame(rows, columns=KEYS + ["baseline", "new", "delta", "allowed", "status"])
+        rows.append({**dict(zip(KEYS, key)), "family": declared(key[3], "family"), "baseline": float(b["mean"]),
+                     "new": float(c["mean"]), "delta": delta, "allowed": allowed, "status": status})
+    table = pd.DataFrame(rows, columns=KEYS + ["family", "baseline", "new", "delta", "allowed", "status"])
     return Comparison(table, sorted(set(cur.index) - set(base.index)), sorted(set(base.index) - set(cur.index)))

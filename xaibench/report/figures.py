@@ -2,8 +2,9 @@
 
 - ``curves_<task>.png``: mean deletion and insertion curves per explainer (f(x) vs fraction
   removed/kept; the y axis names f: "p(neutral)", "predicted rating / σ", ...).
-- ``ranks.png``: average rank per explainer over all (task, metric) blocks, with the Nemenyi critical
-  difference (Demšar 2006) drawn as a bar: explainers closer than CD are not significantly different.
+- ``ranks.png``: average rank per explainer over tasks (``statistics.across_task_ranks``), with the
+  Nemenyi critical difference over tasks (Demšar 2006) drawn as a bar: explainers closer than CD are
+  not significantly different.
 """
 from __future__ import annotations
 
@@ -67,13 +68,13 @@ def rank_figure(ranks: pd.DataFrame, folder: Path) -> Path | None:
     if ranks.empty:
         return None
     plt = _plt()
-    k, n = len(ranks), int(ranks["n_blocks"].iloc[0])
+    k, n = len(ranks), int(ranks["n_tasks"].max())
     cd = _Q05.get(k, math.nan) * math.sqrt(k * (k + 1) / (6.0 * n)) if k >= 2 and n else math.nan
     fig, ax = plt.subplots(figsize=(6.5, 0.45 * k + 1.4))
     y = np.arange(k)[::-1]
     ax.scatter(ranks["average_rank"], y, zorder=3)
     ax.set_yticks(y, ranks["explainer"])
-    ax.set_xlabel(f"average rank over {n} (task, metric) blocks (1 = best)")
+    ax.set_xlabel(f"average rank over {n} task(s) (1 = best)")
     if np.isfinite(cd):
         best = float(ranks["average_rank"].min())
         ax.plot([best, best + cd], [k - 0.3, k - 0.3], lw=3, color="black")

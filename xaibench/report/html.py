@@ -27,9 +27,10 @@ img { max-width: 100%; }
 <h1>xaibench report</h1>
 <p class="note">{{ subtitle }}</p>
 {% for t in tables %}<h2>{{ t.title }}</h2>{{ t.html | safe }}{% endfor %}
-<p class="note">mean ± half-width of the 95% bootstrap CI; ↑ higher is better, ↓ lower is better.</p>
+<p class="note">{{ legend }}</p>
 {% for n in notes %}<p class="note">{{ n }}</p>{% endfor %}
-{% if ranks %}<h2>Average ranks</h2>{{ ranks | safe }}<p class="note">{{ friedman }}</p>{% endif %}
+{% if ranks %}<h2>Average rank across tasks</h2>{{ ranks | safe }}<p class="note">{{ friedman }}</p>
+<p class="note">{{ reading }}</p>{% endif %}
 {% for f in figures %}<h3>{{ f.title }}</h3><img alt="{{ f.title }}" src="data:image/png;base64,{{ f.data }}">{% endfor %}
 {% for ex in examples %}
 <h3>Example {{ ex.id }} ({{ ex.task }}), target: {{ ex.target }}</h3>
@@ -74,14 +75,19 @@ def _examples(attribution_rows: list[dict], per_task: int = 3) -> list[dict]:
 
 def write_report(path: Path, title: str, subtitle: str, summary_tables: list[tuple[str, pd.DataFrame]],
                  ranks: pd.DataFrame | None, friedman: str, figures: list[Path], attribution_rows: list[dict],
-                 notes: list[str] | None = None) -> None:
-    """Render the page; ``notes`` are plain sentences shown under the tables (e.g. truncated texts)."""
+                 notes: list[str] | None = None, plain_tables: list[tuple[str, pd.DataFrame]] = (),
+                 legend: str = "", reading: str = "") -> None:
+    """Render the page. ``summary_tables``: tables whose cells are already HTML
+    (``tables.task_tables(..., fmt="html")``: escaped text, ``<b>`` for bold); ``plain_tables``:
+    tables of plain values, escaped here. ``notes`` are plain sentences shown under the tables
+    (e.g. truncated texts, circular pairs); ``legend`` explains the cells, ``reading`` the ranks."""
     import jinja2
 
     env = jinja2.Environment(autoescape=True)
     page = env.from_string(_TEMPLATE).render(
-        title=title, subtitle=subtitle,
-        tables=[{"title": t, "html": df.to_html(escape=True, border=0)} for t, df in summary_tables],
+        title=title, subtitle=subtitle, legend=legend, reading=reading,
+        tables=[{"title": t, "html": df.to_html(escape=False, border=0)} for t, df in summary_tables]
+        + [{"title": t, "html": df.to_html(escape=True, border=0)} for t, df in plain_tables],
         ranks=ranks.to_html(index=False, escape=True, border=0, float_format="%.2f") if ranks is not None and len(ranks) else "",
         friedman=friedman, notes=list(notes or []),
         figures=[{"title": f.stem, "data": base64.b64encode(f.read_bytes()).decode("ascii")} for f in figures],

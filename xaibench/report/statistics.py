@@ -1,11 +1,28 @@
-"""Statistics for the comparison tables.
+"""Statistics for the comparison tables: what a reader may conclude, and with what evidence.
 
-- ``bootstrap_ci``: 95% percentile bootstrap interval of a mean (``scipy.stats.bootstrap``, seeded).
-- ``paired_tests_vs_best``: for each (task, metric), a two-sided Wilcoxon signed-rank test of every
-  explainer against the best one on the examples both scored, Holm-corrected over the explainers
-  compared (Demšar 2006's recommended post-hoc procedure for "vs control" comparisons).
-- ``friedman_ranks``: average rank of each explainer over all (task, metric) blocks (rank 1 = best,
-  ties share the mean rank) and the Friedman chi-square test that all explainers rank alike.
+Within a task (the unit a table shows):
+
+- ``bootstrap_ci``: 95% percentile bootstrap interval of a mean (``scipy.stats.bootstrap``, seeded);
+  ``wilson_ci``: the 95% Wilson score interval of a share, for metrics that declare ``proportion``
+  (a hit rate such as 64/64 has a real interval, [0.943, 1], not "± 0").
+- ``paired_tests_vs_best``: for each (task, metric), the best explainer by mean, a two-sided Wilcoxon
+  signed-rank test of every other explainer against it, paired over the examples both scored,
+  Holm-corrected over the explainers compared (Demšar 2006's "vs control" post-hoc procedure).
+  Every explainer whose adjusted p is >= ``ALPHA`` is ``tied_best``: not significantly different
+  from the best, so tables make all of them bold. A Friedman test over the examples
+  (``friedman_p``) says whether the explainers differ on the metric at all.
+- Cells that must not compete are left out of "best" and of every rank: circular pairs (the metric
+  recomputes the explainer's own quantity, ``xaibench.metrics.circularity``), pairs the metric does
+  not apply to (seed stability of a deterministic explainer), the removal variants (they re-measure
+  a metric already ranked), and on cost metrics the ``control`` explainers (the random control is
+  free by construction).
+
+Across tasks (``task_ranks``): the unit of evidence is the task, not a (task, metric) block (the
+metrics of one task are far from independent, and pooling them overstates the evidence). Each
+explainer gets one average rank per task, over that task's ranked metrics; a metric where only m of
+the task's k explainers compete has its ranks 1..m spread onto 1..k (``1 + (r − 1)(k − 1)/(m − 1)``)
+so that being worst of three weighs like being worst of nine. Over tasks: the mean of the per-task
+ranks, the Friedman test with tasks as blocks, and the Nemenyi critical difference (``figures``).
 """
 from __future__ import annotations
 
@@ -15,6 +32,8 @@ import numpy as np
 import pandas as pd
 
 TASK_KEYS = ["dataset", "model", "device"]
+#: Significance level of the paired tests and of "tied with the best".
+ALPHA = 0.05
 
 
 def bootstrap_ci(values: np.ndarray, seed: int = 0, n_resamples: int = 2000) -> tuple[float, float]:
@@ -32,6 +51,18 @@ def bootstrap_ci(values: np.ndarray, seed: int = 0, n_resamples: int = 2000) -> 
     return (float(res.confidence_interval.low), float(res.confidence_interval.high))
 
 
+def wilson_ci(successes: int, n: int, z: float = 1.959963984540054) -> tuple[float, float]:
+    """95% Wilson score interval of a share ``successes / n`` (Wilson 1927):
+    (p + z²/2n ± z·sqrt(p(1−p)/n + z²/4n²)) / (1 + z²/n); (nan, nan) for n = 0."""
+    if n <= 0:
+        return (math.nan, math.nan)
+    p = successes / n
+    denom = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denom
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    return (max(0.0, centre - half), min(1.0, centre + half))
+
+
 def holm(p_values: list[float]) -> list[float]:
     """Holm step-down adjusted p-values (monotone, capped at 1); NaN stays NaN."""
     p = np.asarray(p_values, dtype=float)
@@ -45,27 +76,58 @@ def holm(p_values: list[float]) -> list[float]:
     return adjusted.tolist()
 
 
+def _explainer_family(name: str) -> str | None:
+    from xaibench.core import registry
+
+    return getattr(registry.explainers.spec(name), "family", None) if name in registry.explainers else None
+
+
+def competes(summary: pd.DataFrame) -> pd.Series:
+    """Per summary row: True when the cell may be "best" and enter ranks (see the module docstring)."""
+    from xaibench.metrics.base import declared
+
+    ok = summary["mean"].notna() & summary["higher_is_better"].notna()
+    if "circular" in summary:
+        ok &= summary["circular"].isna() | (summary["circular"].astype(str) == "")
+    if "not_applicable" in summary:
+        ok &= summary["not_applicable"].isna() | (summary["not_applicable"].astype(str) == "")
+    cost = summary["metric"].map(lambda m: declared(m, "family") == "cost")
+    control = summary["explainer"].map(lambda e: _explainer_family(e) == "control")
+    return ok & ~(cost & control)
+
+
+def ranked_metric(name: str) -> bool:
+    """True for metrics that enter the across-task ranks: quality metrics, not cost, not a removal
+    variant of another metric (that one is ranked already)."""
+    from xaibench.metrics.base import declared
+
+    return declared(name, "family", "faithfulness") != "cost" and not declared(name, "variant_of", None)
+
+
 def paired_tests_vs_best(per_example: pd.DataFrame, summary: pd.DataFrame) -> pd.DataFrame:
-    """``summary`` plus ``rank`` (1 = best mean within task x metric) and ``p_value_vs_best``."""
-    from scipy.stats import wilcoxon
+    """``summary`` plus ``rank`` (1 = best mean within task x metric, among the cells that compete),
+    ``p_value_vs_best`` (Holm-adjusted Wilcoxon), ``tied_best`` and ``friedman_p`` (see module docstring)."""
+    from scipy.stats import friedmanchisquare, wilcoxon
 
     out = summary.copy()
     out["rank"] = math.nan
     out["p_value_vs_best"] = math.nan
+    out["tied_best"] = False
+    out["friedman_p"] = math.nan
     if summary.empty:
         return out
-    for _, block in summary.groupby(TASK_KEYS + ["metric"], sort=False):
-        hib = block["higher_is_better"].dropna()
-        if not len(hib) or block["mean"].notna().sum() == 0:
-            continue
-        sign = -1.0 if bool(hib.iloc[0]) else 1.0
-        ranks = (sign * block["mean"]).rank(method="average")
-        out.loc[block.index, "rank"] = ranks
-        best = block.loc[(sign * block["mean"]).idxmin(), "explainer"]
+    eligible = competes(summary)
+    for _, block in summary[eligible].groupby(TASK_KEYS + ["metric"], sort=False):
+        sign = -1.0 if bool(block["higher_is_better"].iloc[0]) else 1.0
+        out.loc[block.index, "rank"] = (sign * block["mean"]).rank(method="average")
+        best_index = (sign * block["mean"]).idxmin()
+        best = block.loc[best_index, "explainer"]
+        out.loc[best_index, "tied_best"] = len(block) > 1
         row0 = block.iloc[0]
         mask = ((per_example["dataset"] == row0["dataset"]) & (per_example["model"] == row0["model"])
                 & (per_example["metric"] == row0["metric"]) & (per_example["device"] == row0["device"]))
         wide = per_example[mask].pivot_table(index="example_id", columns="explainer", values="value", aggfunc="first")
+        wide = wide[[e for e in block["explainer"] if e in wide.columns]]
         raw, idx = [], []
         for i, row in block.iterrows():
             if row["explainer"] == best or row["explainer"] not in wide or best not in wide:
@@ -80,33 +142,79 @@ def paired_tests_vs_best(per_example: pd.DataFrame, summary: pd.DataFrame) -> pd
             idx.append(i)
         for i, p in zip(idx, holm(raw)):
             out.loc[i, "p_value_vs_best"] = p
+            out.loc[i, "tied_best"] = bool(np.isfinite(p) and p >= ALPHA)
+        complete = wide.dropna()
+        if complete.shape[1] >= 3 and len(complete) >= 2 and np.ptp(complete.to_numpy()) > 0:
+            out.loc[block.index, "friedman_p"] = float(friedmanchisquare(*[complete[c] for c in complete]).pvalue)
     return out
 
 
-def friedman_ranks(summary: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
-    """Average rank per explainer over (task, metric) blocks, and the Friedman test.
-
-    Only blocks where every explainer has a mean enter the test (it needs complete blocks).
-    """
-    from scipy.stats import friedmanchisquare
-
+def task_ranks(summary: pd.DataFrame) -> pd.DataFrame:
+    """One row per (task, explainer, metric family): the explainer's mean rank over that task's
+    ranked metrics of the family (``family = "all"``: over all of them), ranks spread onto 1..k as
+    in the module docstring. Columns: dataset, model, device, explainer, family, rank, n_metrics."""
     from xaibench.metrics.base import declared
 
-    # Ranks compare explanation quality; cost has its own columns and would swamp the ranking.
-    cost = [m for m in summary["metric"].unique() if declared(m, "family") == "cost"]
-    ranked = summary[~summary["metric"].isin(cost)].dropna(subset=["mean", "higher_is_better"])
-    if ranked.empty:
-        return pd.DataFrame(columns=["explainer", "average_rank", "n_blocks"]), {}
-    wide = ranked.assign(score=np.where(ranked["higher_is_better"].astype(bool), -ranked["mean"], ranked["mean"]))
-    table = wide.pivot_table(index=TASK_KEYS + ["metric"], columns="explainer", values="score", aggfunc="first")
-    table = table.dropna(axis=0, how="any")
-    if table.empty:
-        return pd.DataFrame(columns=["explainer", "average_rank", "n_blocks"]), {}
-    ranks = table.rank(axis=1, method="average")
-    avg = ranks.mean(axis=0).sort_values()
-    result = pd.DataFrame({"explainer": avg.index, "average_rank": avg.values, "n_blocks": len(table)})
-    test = {"n_blocks": int(len(table)), "n_explainers": int(table.shape[1])}
-    if table.shape[1] >= 3 and len(table) >= 2:
-        stat, p = friedmanchisquare(*[table[c].to_numpy() for c in table.columns])
+    columns = TASK_KEYS + ["explainer", "family", "rank", "n_metrics"]
+    if summary.empty:
+        return pd.DataFrame(columns=columns)
+    rows = summary[competes(summary) & summary["metric"].map(ranked_metric)]
+    out = []
+    for task, block in summary.groupby(TASK_KEYS, sort=False):
+        k = block["explainer"].nunique()
+        if k < 2:
+            continue
+        scaled: dict[tuple[str, str], list[float]] = {}
+        task_rows = rows[(rows[TASK_KEYS] == pd.Series(task, index=TASK_KEYS)).all(axis=1)]
+        for metric, cells in task_rows.groupby("metric", sort=False):
+            m = len(cells)
+            if m < 2:
+                continue
+            sign = -1.0 if bool(cells["higher_is_better"].iloc[0]) else 1.0
+            ranks = (sign * cells["mean"]).rank(method="average")
+            family = declared(metric, "family", "faithfulness")
+            for explainer, r in zip(cells["explainer"], ranks):
+                value = 1 + (r - 1) * (k - 1) / (m - 1)
+                scaled.setdefault((explainer, family), []).append(value)
+                scaled.setdefault((explainer, "all"), []).append(value)
+        for (explainer, family), values in scaled.items():
+            out.append({**dict(zip(TASK_KEYS, task)), "explainer": explainer, "family": family,
+                        "rank": float(np.mean(values)), "n_metrics": len(values)})
+    return pd.DataFrame(out, columns=columns)
+
+
+def across_task_ranks(per_task: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
+    """Average of the per-task ranks (``task_ranks``) per explainer, one column per metric family
+    plus ``average_rank`` (all families) and ``n_tasks``; and the Friedman test over tasks as blocks
+    (only tasks where every explainer has an overall rank; k >= 3 explainers, N >= 2 tasks)."""
+    from scipy.stats import friedmanchisquare
+
+    from xaibench.metrics.base import FAMILIES
+
+    empty = pd.DataFrame(columns=["explainer", "average_rank", "n_tasks"])
+    overall = per_task[per_task["family"] == "all"] if len(per_task) else per_task
+    if overall.empty:
+        return empty, {}
+    wide = overall.pivot_table(index=TASK_KEYS, columns="explainer", values="rank", aggfunc="first")
+    order = list(dict.fromkeys(overall["explainer"]))
+    wide = wide[order]
+    result = pd.DataFrame({"explainer": order, "average_rank": wide.mean(axis=0).to_numpy(),
+                           "n_tasks": wide.notna().sum(axis=0).to_numpy()})
+    for family in FAMILIES:
+        part = per_task[per_task["family"] == family]
+        if len(part):
+            means = part.groupby("explainer")["rank"].mean()
+            result[family] = result["explainer"].map(means)
+    result = result.sort_values("average_rank", kind="stable").reset_index(drop=True)
+    complete = wide.dropna()
+    test = {"n_tasks": int(len(complete)), "n_explainers": int(complete.shape[1])}
+    if complete.shape[1] >= 3 and len(complete) >= 2:
+        stat, p = friedmanchisquare(*[complete[c].to_numpy() for c in complete.columns])
         test.update({"chi2": float(stat), "p_value": float(p)})
     return result, test
+
+
+def friedman_ranks(summary: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
+    """Across-task ranks and their Friedman test from a summary (``task_ranks`` then
+    ``across_task_ranks``); kept under its earlier name for callers of the first API."""
+    return across_task_ranks(task_ranks(summary))

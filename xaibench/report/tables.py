@@ -1,30 +1,43 @@
 """Turn per-example rows into the run folder's tables (formats in docs/api.md).
 
 - ``per_example.csv``: one row per (dataset, model, explainer, metric, example_id).
-- ``summary.csv``: one row per (dataset, model, explainer, metric): mean over finite values,
-  95% percentile-bootstrap CI (``scipy.stats.bootstrap``, seeded), n, failures, the random-ordering
-  reference mean, direction.
-- ``summary.md``: one table per task, explainers x metrics, "mean ± CI half-width", arrows for
-  direction, the best mean per column in bold; tasks grouped by task type (classification, where
-  f(x) is a class probability, before regression, where f(x) = ŷ/σ), since their values are in
-  different units.
+- ``summary.csv``: one row per (dataset, model, explainer, metric): family, mean over finite values,
+  95% interval (percentile bootstrap, seeded; Wilson for shares), n, failures, the random-ordering
+  reference mean, direction, and whether the metric does not apply / the pair is circular.
+- ``summary.md``: per task, one table per metric family (faithfulness, ground truth, plausibility,
+  stability, sanity, cost), explainers x metrics, "mean ± CI half-width", arrows for direction,
+  the best explainer and those tied with it in bold (``xaibench.report.statistics``); tasks grouped
+  by task type (classification, where f(x) is a class probability, before regression, where
+  f(x) = ŷ/σ), since their values are in different units.
 """
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from xaibench.report.statistics import bootstrap_ci
+from xaibench.report.statistics import bootstrap_ci, wilson_ci
 
-SUMMARY_COLUMNS = ["dataset", "model", "explainer", "metric", "mean", "ci_low", "ci_high", "n",
-                   "n_failed", "median", "p95", "random_reference", "higher_is_better", "device", "task_type"]
+SUMMARY_COLUMNS = ["dataset", "model", "explainer", "metric", "family", "mean", "ci_low", "ci_high", "ci_method",
+                   "n", "n_failed", "median", "p95", "random_reference", "higher_is_better", "device", "task_type",
+                   "not_applicable", "circular"]
 TASK_TYPE_ORDER = ("classification", "regression")
+#: Footnote mark of a circular cell (the metric recomputes the explainer's own quantity).
+DAGGER = "†"
 
 
 def summarize(per_example: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
-    """The long summary table from per-example rows."""
+    """The long summary table from per-example rows.
+
+    Interval (``ci_method``): ``wilson`` for metrics that declare ``proportion`` (every value 0 or
+    1), else ``bootstrap``. ``not_applicable``: the reason when the metric does not apply to the
+    explainer (every row ``status == "not_applicable"``, e.g. "deterministic"); ``circular``: why
+    the pair is circular (``xaibench.metrics.circularity``); both empty otherwise.
+    """
+    from xaibench.metrics.base import declared
+
     if per_example.empty:
         return pd.DataFrame(columns=SUMMARY_COLUMNS)
     rows = []
@@ -32,21 +45,33 @@ def summarize(per_example: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
     for key, group in per_example.groupby(keys, sort=False, dropna=False):
         values = group["value"].to_numpy(dtype=float)
         finite = values[np.isfinite(values)]
-        low, high = bootstrap_ci(finite, seed=seed)
+        metric = key[3]
+        proportion = declared(metric, "proportion", False) and bool(np.isin(finite, (0.0, 1.0)).all())
+        if proportion and len(finite):
+            low, high = wilson_ci(int(finite.sum()), len(finite))
+        else:
+            low, high = bootstrap_ci(finite, seed=seed)
         ref = group["random_reference"].to_numpy(dtype=float) if "random_reference" in group else np.array([])
         ref = ref[np.isfinite(ref)]
         hib = group["higher_is_better"].dropna()
         task_types = group["task_type"].dropna() if "task_type" in group else ()
+        status = group["status"] if "status" in group else pd.Series(dtype=str)
+        inapplicable = len(status) and bool((status == "not_applicable").all())
+        circular = group["circular"].dropna() if "circular" in group else ()
         rows.append({
             **dict(zip(keys, key)),
+            "family": declared(metric, "family"),
             "mean": float(finite.mean()) if len(finite) else math.nan,
-            "ci_low": low, "ci_high": high, "n": int(len(finite)),
+            "ci_low": low, "ci_high": high, "ci_method": "wilson" if proportion else "bootstrap",
+            "n": int(len(finite)),
             "median": float(np.median(finite)) if len(finite) else math.nan,
             "p95": float(np.percentile(finite, 95)) if len(finite) else math.nan,
-            "n_failed": int((group["status"] == "error").sum()),
+            "n_failed": int((status == "error").sum()),
             "random_reference": float(ref.mean()) if len(ref) else math.nan,
             "higher_is_better": bool(hib.iloc[0]) if len(hib) else None,
             "task_type": str(task_types.iloc[0]) if len(task_types) else None,
+            "not_applicable": str(group["note"].iloc[0]) if inapplicable else None,
+            "circular": str(circular.iloc[0]) if len(circular) and str(circular.iloc[0]) else None,
         })
     return pd.DataFrame(rows)[SUMMARY_COLUMNS]
 
@@ -57,46 +82,131 @@ def _arrow(higher_is_better) -> str:
     return " ↑" if higher_is_better else " ↓"
 
 
-def task_tables(summary: pd.DataFrame, cost: pd.DataFrame | None = None) -> list[tuple[str, pd.DataFrame]]:
-    """One display table per (dataset, model, device): rows explainers, columns "metric ↑/↓" with
-    "mean ± CI half-width" strings (best in bold), a "(random ordering)" reference row, cost columns."""
+@dataclass(frozen=True)
+class Cell:
+    """One table cell before it is written as Markdown, HTML or LaTeX: ``text`` (numbers, "n/a",
+    or why the metric does not apply), ``bold`` (best, or not significantly different from the
+    best), ``mark`` (``DAGGER`` for a circular pair)."""
+
+    text: str
+    bold: bool = False
+    mark: str = ""
+
+
+def _present(value) -> bool:
+    return value is not None and not (isinstance(value, float) and math.isnan(value)) and str(value) != ""
+
+
+def _cell(row, several: bool) -> Cell:
+    if _present(row.get("not_applicable")):
+        return Cell(str(row["not_applicable"]))
+    if row.get("ci_method") == "wilson":
+        text = _format_share(row["mean"], row["ci_low"], row["ci_high"])
+    else:
+        text = _format_mean_ci(row["mean"], row["ci_low"], row["ci_high"])
+    if row["n_failed"]:
+        text += f" ({int(row['n_failed'])} failed)"
+    circular = _present(row.get("circular"))
+    bold = several and not circular and bool(row.get("tied_best", False))
+    return Cell(text, bold, DAGGER if circular else "")
+
+
+def family_tables(task: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
+    """One task's summary rows as ``[(family, explainers x "metric ↑/↓" table of Cell)]``, families
+    in ``FAMILIES`` order; a "(random ordering)" reference row where a metric has one."""
+    from xaibench.metrics.base import FAMILIES
+
+    explainers = list(dict.fromkeys(task["explainer"]))
+    families = list(dict.fromkeys(task["family"].fillna("other")))
+    families.sort(key=lambda f: FAMILIES.index(f) if f in FAMILIES else len(FAMILIES))
     out = []
-    for (dataset, model, device), task in _tasks_by_type(summary):
-        metrics = list(dict.fromkeys(task["metric"]))
-        explainers = list(dict.fromkeys(task["explainer"]))
+    for family in families:
+        part = task[task["family"].fillna("other") == family]
         table = pd.DataFrame(index=explainers)
-        for metric in metrics:
-            rows = task[task["metric"] == metric].set_index("explainer")
+        for metric in dict.fromkeys(part["metric"]):
+            rows = part[part["metric"] == metric].set_index("explainer")
             hib = rows["higher_is_better"].dropna()
-            hib = bool(hib.iloc[0]) if len(hib) else None
-            means = rows["mean"].astype(float)
-            best = (means.idxmax() if hib else means.idxmin()) if hib is not None and means.notna().any() else None
-            col = {}
-            for e in explainers:
-                if e not in rows.index:
-                    col[e] = ""
-                    continue
-                r = rows.loc[e]
-                cell = _format_mean_ci(r["mean"], r["ci_low"], r["ci_high"])
-                if r["n_failed"]:
-                    cell += f" ({int(r['n_failed'])} failed)"
-                col[e] = f"**{cell}**" if e == best and len(explainers) > 1 else cell
-            table[f"{metric}{_arrow(hib)}"] = pd.Series(col)
+            header = f"{metric}{_arrow(bool(hib.iloc[0]) if len(hib) else None)}"
+            table[header] = pd.Series({e: _cell(rows.loc[e], len(explainers) > 1) if e in rows.index else Cell("")
+                                       for e in explainers}, dtype=object)
             refs = rows["random_reference"].astype(float)
             if refs.notna().any():
-                table.loc["(random ordering)", f"{metric}{_arrow(hib)}"] = _fmt(refs.mean())
-        if cost is not None and not cost.empty and "runtime_seconds" not in metrics:
-            c = cost[(cost["dataset"] == dataset) & (cost["model"] == model)].set_index("explainer")
-            for col_name in ("ms_per_example", "forward_per_example", "backward_per_example"):
-                if col_name in c:
-                    table[col_name] = pd.Series({e: f"{c.loc[e, col_name]:.1f}" for e in explainers if e in c.index})
-        table = table.fillna("")
+                if "(random ordering)" not in table.index:
+                    table.loc["(random ordering)"] = [Cell("")] * table.shape[1]
+                table.loc["(random ordering)", header] = Cell(_fmt(refs.mean()))
+        table = table.map(lambda c: c if isinstance(c, Cell) else Cell(""))
+        table.index.name = family.replace("_", " ")
+        out.append((family, table))
+    return out
+
+
+def circular_notes(task: pd.DataFrame) -> list[str]:
+    """One sentence per circular pair of the task (the footnote of its ``DAGGER`` cells)."""
+    rows = task[task["circular"].map(_present)] if "circular" in task else task.iloc[0:0]
+    notes = dict.fromkeys(f"{DAGGER} {r['explainer']} × {r['metric']}: {r['circular']}; shown, not ranked."
+                          for _, r in rows.iterrows())
+    return list(notes)
+
+
+def render(table: pd.DataFrame, fmt: str = "markdown") -> pd.DataFrame:
+    """A table of ``Cell`` as strings for ``fmt`` "markdown" (``**bold**``), "html" (escaped,
+    ``<b>``) or "text" (bold dropped)."""
+    import html
+
+    def one(c: Cell) -> str:
+        if fmt == "html":
+            text = html.escape(c.text) + (f"<sup>{c.mark}</sup>" if c.mark else "")
+            return f"<b>{text}</b>" if c.bold else text
+        text = c.text + (f" {c.mark}" if c.mark else "")
+        return f"**{text}**" if c.bold and fmt == "markdown" else text
+
+    out = table.map(one)
+    if fmt == "html":
+        out.index = [html.escape(str(i)) for i in out.index]
+        out.index.name = html.escape(str(table.index.name or ""))
+        out.columns = [html.escape(str(c)) for c in out.columns]
+    return out
+
+
+def task_tables(summary: pd.DataFrame, cost: pd.DataFrame | None = None,
+                fmt: str = "markdown") -> list[tuple[str, pd.DataFrame]]:
+    """One display table per (dataset, model, device) and metric family: ``[(title, table of
+    strings in fmt)]``; rows explainers, columns "metric ↑/↓" with "mean ± CI half-width" (shares:
+    "mean [Wilson interval]"), bold = best or tied with it, ``DAGGER`` = circular pair."""
+    out = []
+    for title, task in task_groups(summary):
+        tables = family_tables(task)
+        for i, (family, table) in enumerate(tables):
+            table = render(table, fmt)
+            if i == len(tables) - 1:  # the last table of the task carries cost columns when asked
+                table = _with_cost_columns(table, cost, task)
+            out.append((f"{title} · {family.replace('_', ' ')}", table))
+    return out
+
+
+def task_groups(summary: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
+    """``[(title, summary rows of the task)]`` in display order (classification tasks first)."""
+    out = []
+    for (dataset, model, device), task in _tasks_by_type(summary):
         n = int(task["n"].max()) if len(task) else 0
         suffix = "" if device == "cpu" else f", device {device}"
         if task_type_of(task) == "regression":
             suffix += ", regression: f = ŷ/σ"
-        out.append((f"{_short(dataset)} · {_short(model)}{suffix} (n = {n})", table))
+        out.append((f"{_short(dataset)} · {_short(model)}{suffix} (n = {n})", task))
     return out
+
+
+def _with_cost_columns(table: pd.DataFrame, cost: pd.DataFrame | None, task: pd.DataFrame) -> pd.DataFrame:
+    """The cost table's per-example columns, for runs that did not select the cost metrics."""
+    if cost is None or cost.empty or "runtime_seconds" in set(task["metric"]):
+        return table
+    dataset, model = task["dataset"].iloc[0], task["model"].iloc[0]
+    c = cost[(cost["dataset"] == dataset) & (cost["model"] == model)].set_index("explainer")
+    table = table.copy()
+    for col_name in ("ms_per_example", "forward_per_example", "backward_per_example"):
+        if col_name in c:
+            table[col_name] = pd.Series({e: f"{c.loc[e, col_name]:.1f}" for e in table.index if e in c.index})
+    return table.fillna("")
 
 
 def task_type_of(rows: pd.DataFrame) -> str | None:
@@ -125,29 +235,41 @@ def _short(name: str) -> str:
     return os.path.basename(str(name).rstrip("/")) if os.sep in str(name) and os.path.exists(str(name)) else str(name)
 
 
-LEGEND = ("mean ± half-width of the 95% bootstrap CI over examples; ↑ higher is better, ↓ lower is "
-          "better; bold = best explainer per column; '(random ordering)' = the same metric for random "
-          "unit orderings of the same examples; cost columns are per explained example.")
+LEGEND = ("Cells: mean ± half-width of the 95% bootstrap CI over examples; shares (hit rates) as "
+          "mean [95% Wilson interval]. ↑ higher is better, ↓ lower is better. Bold: the best explainer and "
+          "every explainer not significantly different from it (two-sided Wilcoxon signed-rank test paired "
+          "over examples, Holm-corrected, α = 0.05). '(random ordering)': the same metric for random unit "
+          "orderings of the same examples. 'deterministic' / 'not gradient-based': the metric does not "
+          "apply to that explainer. † circular pair (the metric recomputes the explainer's own quantity): "
+          "shown, never bold, not ranked. Cost: per explained example; the random control is never best on "
+          "cost.")
 
 
 def markdown_tables(summary: pd.DataFrame, cost: pd.DataFrame | None = None) -> str:
-    """The task tables as Markdown (pipe tables, via tabulate). When the run recorded task types,
-    tables sit under one heading per type ("### Classification tasks", "### Regression tasks") that
-    says what f(x) is there, and each table gets a level-4 heading."""
+    """The task tables as Markdown (pipe tables, via tabulate): under one heading per task type
+    ("### Classification tasks", "### Regression tasks", saying what f(x) is there), one level-4
+    heading per task, then one table per metric family (the family names the first column) and the
+    task's circular-pair footnotes."""
     from xaibench.report.quantities import TASK_TYPE_OUTPUT
 
     if summary.empty:
         return "_no results_\n"
-    tables = task_tables(summary, cost)
-    kinds = [task_type_of(task) for _, task in _tasks_by_type(summary)]
     parts, current = [], object()
-    for kind, (title, table) in zip(kinds, tables):
+    for title, task in task_groups(summary):
+        kind = task_type_of(task)
         if kind is not None and kind != current:
             parts.append(f"### {kind.capitalize()} tasks\n\n{TASK_TYPE_OUTPUT.get(kind, '')}.\n")
         current = kind
         level = "####" if kind is not None else "###"
         # Titles carry user-chosen names (a data file called "a_b|c.csv"): escape them.
-        parts.append(f"{level} {md_escape(title)}\n\n{table.to_markdown(tablefmt='pipe')}\n")
+        parts.append(f"{level} {md_escape(title)}\n")
+        tables = family_tables(task)
+        for i, (_, table) in enumerate(tables):
+            rendered = render(table)
+            if i == len(tables) - 1:
+                rendered = _with_cost_columns(rendered, cost, task)
+            parts.append(rendered.to_markdown(tablefmt="pipe") + "\n")
+        parts.extend(md_escape(note) + "\n" for note in circular_notes(task))
     return "\n".join(parts) + "\n" + LEGEND + "\n"
 
 
@@ -161,6 +283,12 @@ def _fmt(x: float) -> str:
     if a >= 0.01 or a == 0:
         return f"{x:.3f}"
     return f"{x:.2e}"
+
+
+def _format_share(mean, low, high) -> str:
+    if mean is None or not np.isfinite(mean):
+        return "n/a"
+    return f"{_fmt(mean)} [{low:.2f}, {high:.2f}]"
 
 
 def _format_mean_ci(mean, low, high) -> str:

@@ -29,10 +29,11 @@ def run_id(profile: str) -> str:
 
 
 def build_tables(per_example: pd.DataFrame, seed: int) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
-    """summary (with stats), ranks, Friedman test — everything recomputable from per_example.csv."""
+    """summary (with stats), across-task ranks and their Friedman test over tasks — everything
+    recomputable from per_example.csv (``statistics.task_ranks`` gives the per-task ranks)."""
     summary = reporting.summarize(per_example, seed=seed)
     summary = statistics.paired_tests_vs_best(per_example, summary)
-    ranks, friedman = statistics.friedman_ranks(summary)
+    ranks, friedman = statistics.across_task_ranks(statistics.task_ranks(summary))
     return summary, ranks, friedman
 
 
@@ -56,6 +57,7 @@ def write_run(run, models: dict | None = None) -> str:
     summary, ranks, friedman = build_tables(per_example, cfg.seed)
     summary.to_csv(staging / "summary.csv", index=False)
     ranks.to_csv(staging / "ranks.csv", index=False)
+    statistics.task_ranks(summary).to_csv(staging / "task_ranks.csv", index=False)
     cost = reporting.cost_table(run.attribution_rows)
     cost.to_csv(staging / "cost.csv", index=False)
     curves = pd.DataFrame(run.curves)
@@ -80,10 +82,12 @@ def write_run(run, models: dict | None = None) -> str:
     scaling_pictures, scaling_tables = _scaling_sweep(final / scaling_sweep.SWEEP_FOLDER)
     write_report(staging / "report.html", title=cfg.profile, subtitle=f"profile {cfg.profile}, seed {cfg.seed}, "
                  f"{time.strftime('%Y-%m-%d %H:%M')}",
-                 summary_tables=reporting.task_tables(summary, cost) + scaling_tables,
+                 summary_tables=reporting.task_tables(summary, cost, fmt="html"), plain_tables=scaling_tables,
                  ranks=ranks, friedman=friedman_text, figures=pictures + scaling_pictures,
-                 attribution_rows=run.attribution_rows,
-                 notes=[line.removeprefix("- ") for line in _truncation_lines(run.attribution_rows, escape=str)])
+                 attribution_rows=run.attribution_rows, legend=reporting.LEGEND, reading=RANKS_READING,
+                 notes=[*(note for _, task in reporting.task_groups(summary)
+                          for note in reporting.circular_notes(task)),
+                        *(line.removeprefix("- ") for line in _truncation_lines(run.attribution_rows, escape=str))])
     _publish(staging, final)
     return str(final)
 
@@ -158,17 +162,28 @@ def _example_figures(run, models: dict, folder: Path) -> list[Path]:
 
 def _friedman_sentence(test: dict) -> str:
     if "chi2" not in test:
-        return f"Friedman test not applicable ({test.get('n_explainers', 0)} explainers, {test.get('n_blocks', 0)} complete blocks)."
-    return (f"Friedman test over {test['n_blocks']} (task, metric) blocks and {test['n_explainers']} explainers: "
-            f"χ² = {test['chi2']:.2f}, p = {test['p_value']:.3g}.")
+        return (f"Friedman test over tasks not applicable ({test.get('n_explainers', 0)} explainers, "
+                f"{test.get('n_tasks', 0)} complete tasks; it needs >= 3 explainers and >= 2 tasks).")
+    return (f"Friedman test over {test['n_tasks']} tasks (the unit of evidence; a task's metrics are not "
+            f"independent) and {test['n_explainers']} explainers: χ² = {test['chi2']:.2f}, p = {test['p_value']:.3g}.")
+
+
+#: What a reader may conclude from the ranks (also in the README).
+RANKS_READING = ("A rank says how an explainer placed among those run, averaged over the metrics of a task "
+                 "and then over tasks; with few tasks, a difference smaller than the critical difference "
+                 "(figures/ranks.png) is not evidence that one explainer is better in general. Within a task, "
+                 "trust the bold cells: they are the explainers that no paired test separates from the best.")
 
 
 def _markdown(cfg, summary, cost, ranks, friedman_text, run) -> str:
     lines = [f"## xaibench results — profile `{cfg.profile}`, seed {cfg.seed}\n",
              reporting.markdown_tables(summary, cost)]
     if len(ranks):
-        lines += ["\n### Average rank across tasks and metrics (1 = best)\n",
-                  ranks.to_markdown(index=False, floatfmt=".2f"), "", friedman_text]
+        lines += ["\n### Average rank across tasks (1 = best)\n",
+                  "Per task, an explainer's mean rank over the task's ranked metrics (per family in the family "
+                  "columns; circular pairs, metrics that do not apply and removal variants left out); then the "
+                  "mean over tasks.\n",
+                  ranks.to_markdown(index=False, floatfmt=".2f"), "", friedman_text, "", RANKS_READING]
     lines.append(device_markdown(device_table(run.attribution_rows, reference=cfg.devices[0]), cfg.devices[0]))
     truncated = _truncation_lines(run.attribution_rows)
     if truncated:
