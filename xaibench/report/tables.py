@@ -26,6 +26,8 @@ SUMMARY_COLUMNS = ["dataset", "model", "explainer", "metric", "family", "mean", 
 TASK_TYPE_ORDER = ("classification", "regression")
 #: Footnote mark of a circular cell (the metric recomputes the explainer's own quantity).
 DAGGER = "†"
+#: The table of a family's removal variants is named "<family> (other removals)".
+VARIANT_SUFFIX = " (other removals)"
 
 
 def summarize(per_example: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
@@ -116,12 +118,19 @@ def family_tables(task: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
     in ``FAMILIES`` order; a "(random ordering)" reference row where a metric has one."""
     from xaibench.metrics.base import FAMILIES
 
+    from xaibench.metrics.base import declared
+
     explainers = list(dict.fromkeys(task["explainer"]))
-    families = list(dict.fromkeys(task["family"].fillna("other")))
-    families.sort(key=lambda f: FAMILIES.index(f) if f in FAMILIES else len(FAMILIES))
+    # Removal variants (declared variant_of) get their own table after their family's.
+    groups = task["family"].fillna("other").where(
+        ~task["metric"].map(lambda m: bool(declared(m, "variant_of", None))),
+        task["family"].fillna("other") + VARIANT_SUFFIX)
+    families = list(dict.fromkeys(groups))
+    families.sort(key=lambda f: (FAMILIES.index(f.removesuffix(VARIANT_SUFFIX)) if f.removesuffix(VARIANT_SUFFIX)
+                                 in FAMILIES else len(FAMILIES), f.endswith(VARIANT_SUFFIX)))
     out = []
     for family in families:
-        part = task[task["family"].fillna("other") == family]
+        part = task[groups == family]
         table = pd.DataFrame(index=explainers)
         for metric in dict.fromkeys(part["metric"]):
             rows = part[part["metric"] == metric].set_index("explainer")

@@ -16,7 +16,7 @@ import pandas as pd
 
 from xaibench.core.records import Attribution
 from xaibench.core.storage import atomic_write_json
-from xaibench.report import figures, provenance, scaling_sweep, statistics
+from xaibench.report import figures, provenance, removal_agreement, scaling_sweep, statistics
 from xaibench.report import tables as reporting
 from xaibench.report.devices import device_markdown, device_table
 from xaibench.report.html import write_report
@@ -58,6 +58,9 @@ def write_run(run, models: dict | None = None) -> str:
     summary.to_csv(staging / "summary.csv", index=False)
     ranks.to_csv(staging / "ranks.csv", index=False)
     statistics.task_ranks(summary).to_csv(staging / "task_ranks.csv", index=False)
+    agreement = removal_agreement.removal_agreement(summary, cfg.metric_params)
+    if len(agreement):
+        agreement.to_csv(staging / "removal_agreement.csv", index=False)
     cost = reporting.cost_table(run.attribution_rows)
     cost.to_csv(staging / "cost.csv", index=False)
     curves = pd.DataFrame(run.curves)
@@ -66,7 +69,9 @@ def write_run(run, models: dict | None = None) -> str:
     devices = device_table(run.attribution_rows, reference=cfg.devices[0])
     if len(devices):
         devices.to_csv(staging / "devices.csv", index=False)
-    (staging / "summary.md").write_text(_markdown(cfg, summary, cost, ranks, friedman_text, run), encoding="utf-8")
+    agreement_md = removal_agreement.markdown_section(agreement, _shared_removal(summary))
+    (staging / "summary.md").write_text(_markdown(cfg, summary, cost, ranks, friedman_text, run, agreement_md),
+                                        encoding="utf-8")
     (staging / "summary.tex").write_text(latex_tables(summary), encoding="utf-8")
     with open(staging / "attributions.jsonl", "w", encoding="utf-8") as fh:
         for row in run.attribution_rows:
@@ -82,7 +87,8 @@ def write_run(run, models: dict | None = None) -> str:
     scaling_pictures, scaling_tables = _scaling_sweep(final / scaling_sweep.SWEEP_FOLDER)
     write_report(staging / "report.html", title=cfg.profile, subtitle=f"profile {cfg.profile}, seed {cfg.seed}, "
                  f"{time.strftime('%Y-%m-%d %H:%M')}",
-                 summary_tables=reporting.task_tables(summary, cost, fmt="html"), plain_tables=scaling_tables,
+                 summary_tables=reporting.task_tables(summary, cost, fmt="html"),
+                 plain_tables=_agreement_table(agreement) + scaling_tables,
                  ranks=ranks, friedman=friedman_text, figures=pictures + scaling_pictures,
                  attribution_rows=run.attribution_rows, legend=reporting.LEGEND, reading=RANKS_READING,
                  notes=[*(note for _, task in reporting.task_groups(summary)
@@ -175,9 +181,34 @@ RANKS_READING = ("A rank says how an explainer placed among those run, averaged 
                  "trust the bold cells: they are the explainers that no paired test separates from the best.")
 
 
-def _markdown(cfg, summary, cost, ranks, friedman_text, run) -> str:
-    lines = [f"## xaibench results — profile `{cfg.profile}`, seed {cfg.seed}\n",
-             reporting.markdown_tables(summary, cost)]
+def _agreement_table(agreement: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
+    if agreement.empty:
+        return []
+    shown = agreement[["dataset", "model", "metric", "variant_removal", "kendall_tau", "best", "variant_best"]]
+    return [("Does the ranking survive another removal? Kendall τ-b between the rankings under the delete "
+             "removal and under each variant (removal_agreement.csv)", shown.round(3))]
+
+
+def _shared_removal(summary: pd.DataFrame) -> dict[str, list[str]]:
+    """``{removal rule: explainers of the run that perturb text with it}`` (declared ``removal``)."""
+    from xaibench.core import registry
+
+    out: dict[str, list[str]] = {}
+    for name in dict.fromkeys(summary["explainer"]) if len(summary) else ():
+        rule = getattr(registry.explainers.spec(name), "removal", None) if name in registry.explainers else None
+        if rule:
+            out.setdefault(rule, []).append(name)
+    return out
+
+
+def _markdown(cfg, summary, cost, ranks, friedman_text, run, agreement_md: str = "") -> str:
+    lines = [f"## xaibench results — profile `{cfg.profile}`, seed {cfg.seed}\n"]
+    rules = removal_agreement.headline_removal(summary, cfg.metric_params)
+    if rules:
+        lines.append(f"Faithfulness metrics remove units with the `{'`, `'.join(rules)}` rule (docs/api.md, "
+                     "\"Removal\"); other removals, where run, are in their own tables and in \"Does the ranking "
+                     "survive another removal?\".\n")
+    lines += [reporting.markdown_tables(summary, cost), agreement_md]
     if len(ranks):
         lines += ["\n### Average rank across tasks (1 = best)\n",
                   "Per task, an explainer's mean rank over the task's ranked metrics (per family in the family "
