@@ -1,7 +1,7 @@
 """User data files: CSV (UTF-8, optional BOM, or ``encoding=``) or JSONL, in the format of
 docs/api.md ("User data files"): columns ``text`` and either ``label`` (class index or class name;
 any number of classes: a classification task) or ``target`` (a finite number: a regression task), optional ``id``
-and ``rationale`` (``|``-separated substrings of ``text``).
+and ``rationale`` (see ``parse_rationale``).
 
 The whole file is checked before anything else happens and every problem is reported at once with
 its line number (header = line 1 for CSV; JSONL lines are numbered from 1).
@@ -9,13 +9,16 @@ its line number (header = line 1 for CSV; JSONL lines are numbered from 1).
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
 import math
 import os
+import re
 
 from xaibench.core.errors import DataValidationError
 from xaibench.core.records import Example
+from xaibench.core.references import rationale_spans
 from xaibench.core.units import split_units
 from xaibench.datasets.base import Dataset
 
@@ -165,16 +168,16 @@ def read_user_file(path: str, encoding: str = "utf-8", label_names: list[str] | 
             except (TypeError, ValueError):
                 problems.append(f"line {no}: target {row.get(key)!r} is not a finite number")
                 continue
-        rationale = row.get("rationale")
-        spans: tuple[str, ...] = ()
-        if not _is_missing(rationale):
-            spans = tuple(s for s in str(rationale).split("|") if s.strip())
-            missing = [s for s in spans if s not in text]
-            if missing:
-                problems.append(f"line {no}: rationale piece {missing[0]!r} is not a substring of the text")
+        pieces, spans = (), ()
+        if not _is_missing(row.get("rationale")):
+            try:
+                pieces, spans = parse_rationale(row.get("rationale"))
+                rationale_spans(text, pieces, spans)  # every piece and span is a whole sequence of units
+            except ValueError as exc:
+                problems.append(f"line {no}: {exc}")
                 continue
         raw_labels.append(value)
-        examples.append((no, Example(rid, text, value, spans)))
+        examples.append((no, Example(rid, text, value, pieces, rationale_spans=spans)))
     name = os.path.basename(path)
     if not regression:
         names, fixed, label_problems = _label_index(examples, label_names)
@@ -187,6 +190,46 @@ def read_user_file(path: str, encoding: str = "utf-8", label_names: list[str] | 
                        info={"regression": True})
     return Dataset(name=name, examples=fixed, label_names=names, language="unknown",
                    source=os.path.abspath(path), info={})
+
+
+_OFFSETS = re.compile(r"([0-9]+):([0-9]+)")
+_ESCAPED_OFFSETS = re.compile(r"\\+[0-9]+:[0-9]+")
+
+
+def parse_rationale(value) -> tuple[tuple[str, ...], tuple[tuple[int, int], ...]]:
+    """The ``rationale`` field of a row as (pieces, spans), for ``Example.rationale`` and
+    ``Example.rationale_spans``; whether they fit the text is checked by ``rationale_spans``.
+
+    A string (CSV, or JSONL) is a ``|``-separated list of entries, each stripped of surrounding
+    whitespace, empty ones skipped:
+    - ``START:END`` (ASCII digits, e.g. ``12:19``) is a span: 0-based code-point offsets into the
+      text, end exclusive; it marks that one occurrence;
+    - a backslash in front (``\\12:19``) makes it the literal piece ``12:19`` (one backslash is
+      dropped: ``\\\\12:19`` is the piece ``\\12:19``); no other entry is ever changed;
+    - anything else is a piece: a substring of the text, marking every occurrence of it that starts
+      and ends at unit boundaries.
+    A JSON list (JSONL) holds pieces (strings, always literal: no ``|`` splitting, no offsets) and
+    spans (``[start, end]`` pairs of integers), mixed as you like.
+    ValueError for a JSON list entry that is neither.
+    """
+    pieces, spans = [], []
+    if isinstance(value, list):
+        for item in value:
+            if isinstance(item, str):
+                pieces.append(item.strip())
+            elif isinstance(item, list) and len(item) == 2:
+                spans.append(tuple(item))
+            else:
+                raise ValueError(f"rationale entry {item!r} is neither a piece (a string) nor a span [start, end]")
+    else:
+        for entry in str(value).split("|"):
+            entry = entry.strip()
+            offsets = _OFFSETS.fullmatch(entry)
+            if offsets:
+                spans.append((int(offsets[1]), int(offsets[2])))
+            elif entry:
+                pieces.append(entry[1:] if _ESCAPED_OFFSETS.fullmatch(entry) else entry)
+    return tuple(p for p in pieces if p), tuple(spans)
 
 
 def _case_hint(name: str, columns: set) -> str:
@@ -214,7 +257,7 @@ def _label_index(examples: list[tuple[int, Example]], label_names: list[str] | N
             as_int.append(None)
     numeric = all(i is not None for i in as_int)
     if label_names is None:
-        if numeric:
+        if numeric and as_int:  # (no row left when every row has a problem)
             label_names = [str(i) for i in range(max(as_int) + 1)]
         else:
             label_names = sorted({str(v).strip() for v in values})
@@ -227,5 +270,5 @@ def _label_index(examples: list[tuple[int, Example]], label_names: list[str] | N
         if idx is None:
             problems.append(f"line {no}: label {e.label!r} is not one of the classes {label_names}")
             continue
-        out.append(Example(e.id, e.text, idx, e.rationale))
+        out.append(dataclasses.replace(e, label=idx))
     return list(label_names), out, problems

@@ -46,6 +46,13 @@ class EvidenceMetric(Metric):
     def value(self, scores: np.ndarray, ranking: np.ndarray, mask: np.ndarray) -> ExampleScore:
         raise NotImplementedError
 
+    def value_of(self, attribution, units, scores: np.ndarray, ranking: np.ndarray,
+                 mask: np.ndarray) -> ExampleScore:
+        """The example's score; ``value(scores, ranking, mask)`` unless a metric needs more of the
+        attribution than its reference mask (the span-level ``plausibility_iou_f1`` reads the
+        reference spans)."""
+        return self.value(scores, ranking, mask)
+
     def evaluate(self, model, attributions: Sequence) -> MetricResult:
         return MetricResult.from_scores(self, [self._one(model, a) for a in attributions])
 
@@ -62,7 +69,7 @@ class EvidenceMetric(Metric):
         scores = np.asarray(attribution.scores, dtype=float)
         if not np.all(np.isfinite(scores)):
             return ExampleScore.undefined("non-finite attribution scores: no ranking")
-        return self.value(scores, attribution.ranking(), mask)
+        return self.value_of(attribution, units, scores, attribution.ranking(), mask)
 
 
 def top_k_mask(ranking: np.ndarray, k: int) -> np.ndarray:

@@ -1,14 +1,18 @@
 """Plausibility: agreement of an explanation with human-marked evidence (ERASER, DeYoung et al. 2020,
 "ERASER: A Benchmark to Evaluate Rationalized NLP Models", ACL).
 
-The human reference of an example is its rationale (``Example.rationale``: the user file's
-``rationale`` column, ``|``-separated substrings of the text); a unit is a rationale unit when its
-span overlaps an occurrence of a rationale piece. Plausibility is not faithfulness: a plausible
+The human reference of an example is its rationale: ``Example.rationale`` pieces (every
+occurrence of the piece that starts and ends at unit boundaries) and ``Example.rationale_spans``
+(exact character spans), resolved by ``xaibench.core.references.rationale_spans``; in a user file,
+the ``rationale`` column (``xaibench.datasets.user_file.parse_rationale``). A unit is a rationale
+unit when its span overlaps a rationale span. Plausibility is not faithfulness: a plausible
 explanation looks like human reasoning, whether or not the model reasons that way.
 
-- ``plausibility_auprc``: soft scores against the rationale (ERASER "AUPRC").
-- ``plausibility_token_f1``, ``plausibility_iou``: the top-k units as a hard rationale (ERASER
-  "token F1" and token-level IOU).
+- ``plausibility_auprc``: soft scores against the rationale units (ERASER "AUPRC").
+- ``plausibility_token_f1``, ``plausibility_iou``: the top-k units as a hard rationale against the
+  rationale units (ERASER "token F1"; token-level Jaccard).
+- ``plausibility_iou_f1``: the top-k units as predicted *spans* against the rationale spans
+  (ERASER "IOU F1", the partial span match); ``iou_f1_micro`` / ``iou_f1_macro`` pool it.
 - ``lexicon_agreement_auprc``: a *proxy* for English text without rationales: agreement with
   human-rated sentiment words (VADER lexicon words with |valence| >= 1.5).
 
@@ -20,7 +24,8 @@ import numpy as np
 import regex
 
 from xaibench.core import registry
-from xaibench.metrics.base import ExampleScore
+from xaibench.core.references import reference_spans, unit_ranges
+from xaibench.metrics.base import ExampleScore, MetricResult
 from xaibench.metrics.evidence import EvidenceMetric, top_k_mask
 
 NO_RATIONALE = "no human rationale for this example (give one in a 'rationale' column)"
@@ -56,10 +61,14 @@ class _HardRationale(EvidenceMetric):
             raise ValueError(f"k must be a positive integer or None (= number of rationale units), got {k!r}")
         self.k = k
 
+    def top_k(self, ranking, mask) -> tuple[int, np.ndarray]:
+        """(k, mask of the k top-ranked units): the predicted hard rationale."""
+        k = min(self.k or int(mask.sum()), len(mask))
+        return k, top_k_mask(ranking, k)
+
     def value(self, scores, ranking, mask) -> ExampleScore:
         n, m = len(mask), int(mask.sum())
-        k = min(self.k or m, n)
-        predicted = top_k_mask(ranking, k)
+        k, predicted = self.top_k(ranking, mask)
         overlap = int((predicted & mask).sum())
         details = {"k": k, "predicted_units": np.flatnonzero(predicted).tolist(),
                    "reference_units": np.flatnonzero(mask).tolist()}
@@ -119,13 +128,13 @@ class PlausibilityTokenF1(_HardRationale):
 
 @registry.metrics.register
 class PlausibilityIOU(_HardRationale):
-    """Token-level intersection over union of the top-k units and the human rationale units.
+    """Token-level intersection over union (Jaccard index) of the top-k units and the human
+    rationale units, per example.
 
-    Definition: |P ∩ R| / |P ∪ R| with P the k top-ranked units (k = |R| by default) and R the
-    rationale units (ERASER's token-level IOU, DeYoung et al. 2020; ERASER further counts a span as
-    matched when this exceeds 0.5, an aggregate this per-example value feeds). Range [0, 1].
-    Direction: higher is better. Random reference: expected IOU of k random units. Undefined (NaN)
-    without a rationale.
+    Definition: |P ∩ R| / |P ∪ R| with P the k top-ranked units (score descending, ties by
+    position; k = |R| by default) and R the rationale units. This is *not* ERASER's "IOU" score:
+    ERASER's IOU F1 matches spans (``plausibility_iou_f1``). Range [0, 1]. Direction: higher is
+    better. Random reference: expected IOU of k random units. Undefined (NaN) without a rationale.
     """
 
     name = "plausibility_iou"
@@ -135,6 +144,120 @@ class PlausibilityIOU(_HardRationale):
 
     def from_overlap(self, overlap: int, k: int, m: int) -> float:
         return overlap / (k + m - overlap)
+
+
+@registry.metrics.register
+class PlausibilityIOUF1(_HardRationale):
+    """ERASER's IOU F1 (partial span match) of the top-k units against the human rationale spans.
+
+    Definition, per example: the predicted spans are the maximal runs of consecutive units (by
+    unit index) among the k top-ranked units (score descending, ties by position; k = the number
+    of rationale units by default, as for ``plausibility_token_f1``; pass ``k`` for a fixed k). The
+    gold spans are the distinct unit ranges of the rationale spans (each unit-aligned occurrence of
+    a piece, each given offset span: one span each, even when two touch). IOU(a, b) = |a ∩ b| /
+    |a ∪ b| in units. As ERASER's ``partial_match_score`` counts: a predicted span is a match when
+    its best IOU with any gold span is >= ``threshold`` (0.5); with M the number of matches,
+    precision = M / (predicted spans) and recall = M / (gold spans) (ERASER uses the same count M
+    for both), F1 = 2PR / (P + R), 0 when M = 0. The value is the example's F1, so the summary
+    mean is the macro average of per-example F1 (ERASER's macro F1 is instead the F1 of the mean
+    precision and mean recall: ``iou_f1_macro``); ``iou_f1_micro`` pools the counts over
+    examples. ``details`` hold the spans and counts. Reference: DeYoung et al. 2020, ERASER, ACL
+    (IOU F1, threshold 0.5). Range [0, 1]. Direction: higher is better. No random reference.
+    Undefined (NaN) without a rationale.
+    """
+
+    name = "plausibility_iou_f1"
+    order = 33
+    reference_kind = "rationale"
+    missing_note = NO_RATIONALE
+
+    def __init__(self, k: int | None = None, threshold: float = 0.5) -> None:
+        super().__init__(k)
+        if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0 < threshold <= 1:
+            raise ValueError(f"threshold must be a number in (0, 1], got {threshold!r}")
+        self.threshold = float(threshold)
+
+    def value_of(self, attribution, units, scores, ranking, mask) -> ExampleScore:
+        gold = unit_ranges(units, reference_spans(attribution, self.reference_kind))
+        k, predicted_mask = self.top_k(ranking, mask)
+        predicted = unit_runs(predicted_mask)
+        matched = partial_matches(predicted, gold, self.threshold)
+        precision, recall = matched / len(predicted), matched / len(gold)
+        details = {"k": k, "predicted_spans": [list(p) for p in predicted], "gold_spans": [list(g) for g in gold],
+                   "n_matched": matched, "n_predicted": len(predicted), "n_gold": len(gold),
+                   "precision": precision, "recall": recall}
+        return ExampleScore(f1(precision, recall), None, details=details)
+
+
+def unit_runs(mask: np.ndarray) -> list[tuple[int, int]]:
+    """The maximal runs of consecutive True entries of ``mask`` as unit ranges ``(start, end)``
+    (end exclusive), in order."""
+    runs, start = [], None
+    for i, selected in enumerate(list(mask) + [False]):
+        if selected and start is None:
+            start = i
+        elif not selected and start is not None:
+            runs.append((start, i))
+            start = None
+    return runs
+
+
+def span_iou(a: tuple[int, int], b: tuple[int, int]) -> float:
+    """|a ∩ b| / |a ∪ b| of two unit ranges ``(start, end)``."""
+    overlap = max(0, min(a[1], b[1]) - max(a[0], b[0]))
+    union = (a[1] - a[0]) + (b[1] - b[0]) - overlap
+    return overlap / union if union else 0.0
+
+
+def partial_matches(predicted, gold, threshold: float = 0.5) -> int:
+    """How many ``predicted`` spans have a best IOU with the ``gold`` spans of at least
+    ``threshold`` (ERASER's true positives of the partial span match)."""
+    return sum(max((span_iou(p, g) for g in gold), default=0.0) >= threshold for p in predicted)
+
+
+def f1(precision: float, recall: float) -> float:
+    """Harmonic mean of precision and recall; 0 when either is 0 (as ERASER's ``_f1``)."""
+    return 0.0 if precision == 0 or recall == 0 else 2 * precision * recall / (precision + recall)
+
+
+def _iou_f1_details(result: MetricResult) -> list[dict]:
+    """The per-example details of the examples where ``result`` (of ``plausibility_iou_f1``) is
+    defined."""
+    if result.name != PlausibilityIOUF1.name:
+        raise ValueError(f"expected a result of {PlausibilityIOUF1.name!r}, got {result.name!r}")
+    details = result.details or [None] * len(result)
+    return [d for v, d in zip(result.values, details) if np.isfinite(v) and d]
+
+
+def iou_f1_micro(result: MetricResult) -> dict:
+    """ERASER's micro IOU F1 over the examples of a ``plausibility_iou_f1`` result (those where it
+    is defined): counts pooled over examples, precision = Σ matches / Σ predicted spans, recall =
+    Σ matches / Σ gold spans, F1 of those. ``{"precision", "recall", "f1", "n_examples"}``; NaN
+    when no example is defined. Use:
+    ``iou_f1_micro(xb.get_metric("plausibility_iou_f1").evaluate(model, attributions))``."""
+    rows = _iou_f1_details(result)
+    if not rows:
+        return {"precision": float("nan"), "recall": float("nan"), "f1": float("nan"), "n_examples": 0}
+    matched = sum(d["n_matched"] for d in rows)
+    precision = matched / sum(d["n_predicted"] for d in rows)
+    recall = matched / sum(d["n_gold"] for d in rows)
+    return {"precision": precision, "recall": recall, "f1": f1(precision, recall), "n_examples": len(rows)}
+
+
+def iou_f1_macro(result: MetricResult) -> dict:
+    """Macro averages of a ``plausibility_iou_f1`` result over its defined examples:
+    ``mean_f1`` = mean of the per-example F1 (= ``result.mean()``, the summary tables' mean);
+    ``precision`` / ``recall`` = means of the per-example precision / recall, and ``f1_of_means`` =
+    their harmonic mean (ERASER's ``partial_match_score`` macro F1). Also ``n_examples``; NaN
+    when no example is defined."""
+    rows = _iou_f1_details(result)
+    if not rows:
+        nan = float("nan")
+        return {"precision": nan, "recall": nan, "f1_of_means": nan, "mean_f1": nan, "n_examples": 0}
+    precision = float(np.mean([d["precision"] for d in rows]))
+    recall = float(np.mean([d["recall"] for d in rows]))
+    return {"precision": precision, "recall": recall, "f1_of_means": f1(precision, recall),
+            "mean_f1": result.mean(), "n_examples": len(rows)}
 
 
 _CJK = regex.compile(r"[\p{Han}\p{Hiragana}\p{Katakana}\p{Hangul}]")
@@ -155,7 +278,7 @@ class LexiconAgreementAUPRC(_AUPRC):
     """
 
     name = "lexicon_agreement_auprc"
-    order = 33
+    order = 34
     uses_reference = False  # the reference comes from the text itself
 
     def __init__(self, min_valence: float = 1.5) -> None:

@@ -24,7 +24,9 @@ def with_rationale(model, scores, rationale=("good", "bad acting"), text=TEXT):
 
 def test_rationale_pieces_mark_every_occurrence():
     assert rationale_spans("good and good, not bad", ["good", "bad"]) == [(0, 4), (9, 13), (19, 22)]
-    assert rationale_spans("abc", ["", "zz"]) == []
+    assert rationale_spans("abc", ["", "  "]) == []
+    with pytest.raises(ValueError, match="rationale piece 'zz' is not a substring"):
+        rationale_spans("abc", ["zz"])
 
 
 def test_auprc_by_hand(tiny_model):

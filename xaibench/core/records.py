@@ -21,16 +21,24 @@ class Unit:
 
 @dataclass(frozen=True)
 class Example:
-    """One dataset row. ``id`` is stable across runs and splits; ``rationale`` lists human-marked
-    evidence substrings of ``text`` (empty when the dataset has none). ``cause_spans`` are the
-    character spans ``[start, end)`` of a known cause of the label (the planted token of the
-    ``planted-*`` tasks: ground truth the model is verified to use); empty when unknown."""
+    """One dataset row. ``id`` is stable across runs and splits.
+
+    The human rationale (empty when the dataset has none) comes in two forms, which add up:
+    ``rationale`` lists evidence *pieces*, substrings of ``text`` that mark every occurrence of
+    the piece that starts and ends at unit boundaries (``"not"`` marks the word "not", never the
+    inside of "nothing"); ``rationale_spans`` lists exact character spans ``[start, end)``
+    (0-based code-point offsets, end exclusive, aligned with unit boundaries) when one occurrence
+    is meant. ``xaibench.core.references.reference_of`` resolves both, and raises ValueError for a
+    piece or span that is not a whole sequence of units. ``cause_spans`` are the character spans
+    ``[start, end)`` of a known cause of the label (the planted token of the ``planted-*`` tasks:
+    ground truth the model is verified to use); empty when unknown."""
 
     id: str
     text: str
     label: Any
     rationale: tuple[str, ...] = ()
     cause_spans: tuple[tuple[int, int], ...] = ()
+    rationale_spans: tuple[tuple[int, int], ...] = ()
 
 
 @dataclass(frozen=True, eq=False)
