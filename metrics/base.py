@@ -56,6 +56,8 @@ class Metric(Component):
       (``"leave_one_out"`` for ``loo_correlation``), with the removal rule ``removal_rule()``
       returns: an explainer that *computes* that quantity with that rule makes a circular pair
       (``xaibench.metrics.circularity``).
+    - ``variant_of``: the registered metric this one re-asks with another removal (its ``removal``
+      fact: "mask", "soft"), or None; the removal-agreement report pairs them.
     - ``not_applicable_to(explainer facts)``: a short reason ("deterministic") when the metric
       says nothing about that explainer; the run then records the reason instead of a value.
 
@@ -73,6 +75,7 @@ class Metric(Component):
     proportion: ClassVar[bool] = False
     profile_params: ClassVar[dict] = {}
     recomputes: ClassVar[str | None] = None
+    variant_of: ClassVar[str | None] = None
 
     @classmethod
     def not_applicable_to(cls, explainer) -> str | None:

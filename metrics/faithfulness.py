@@ -52,6 +52,7 @@ class RemovalMetric(Metric):
     default_fractions: ClassVar[tuple[float, ...]] = AOPC_FRACTIONS
     family = "faithfulness"
     reference_param = "n_random"
+    removal: ClassVar[str] = "delete"  # the default ``mode`` (the fact the removal-agreement report reads)
     is_curve: ClassVar[bool] = False
 
     def __init__(self, mode: str = "delete", fractions: Sequence[float] | None = None, n_random: int = 3,

@@ -1,7 +1,9 @@
 """The ``xaibench`` console script.
 
-- ``xaibench prepare [--model NAME ...]``: build (train and cache) built-in models now, so a later
-  benchmark run does not pay for it; prints each model card's numbers.
+- ``xaibench prepare [--model NAME ...] [--model-seeds K]``: build (train and cache) built-in models
+  now, so a later benchmark run does not pay for it; prints each model card's numbers. With
+  ``--model-seeds K`` it builds seeds 0..K−1 of each (``<model>``, ``<model>-seed1``, ...; what
+  ``pytest benchmarks/ --xb-model-seeds K`` runs on).
 - ``xaibench list``: the registered models, datasets, explainers and metrics.
 """
 from __future__ import annotations
@@ -13,12 +15,22 @@ from typing import Sequence
 
 def _prepare(args: argparse.Namespace) -> int:
     from xaibench.core import registry
+    from xaibench.harness.validation import check_model_seeds
+    from xaibench.modeling.loading import builtin_model, seed_model_name, split_seed_name
 
+    try:
+        k = check_model_seeds(args.model_seeds)
+    except ValueError as exc:  # the run's sentence, with this command's flag
+        raise ValueError(str(exc).replace("--xb-model-seeds", "--model-seeds")) from None
     names = args.model or registry.models.names()
     for name in names:
-        registry.models.factory(name)  # fail on a typo before training anything
+        if builtin_model(name) is None:
+            registry.models.factory(name)  # fail on a typo before training anything
+        if k > 1 and split_seed_name(name)[1]:
+            raise ValueError(f"--model-seeds {k}: {name!r} is already a model seed; name its base model")
+    names = [seed_model_name(name, s) for name in names for s in range(k)]
     for name in names:
-        model = registry.models.create(name)
+        model = builtin_model(name)
         folder = model.ensure_built(progress=not args.quiet)
         print(format_card(name, folder, model.card()))
     return 0
@@ -61,6 +73,9 @@ def build_parser() -> argparse.ArgumentParser:
     prepare = commands.add_parser("prepare", help="train and cache the built-in models now")
     prepare.add_argument("--model", action="append", metavar="NAME",
                          help="a built-in model name (repeatable; default: all built-in models)")
+    prepare.add_argument("--model-seeds", metavar="K", default=None,
+                         help="also build seeds 1..K-1 of each model (<model>-seed<s>: the recipe retrained with "
+                              "seed s on the same data; default 1: the models only)")
     prepare.add_argument("--quiet", action="store_true", help="no progress bars")
     prepare.set_defaults(run=_prepare)
     listing = commands.add_parser("list", help="registered models, datasets, explainers and metrics")

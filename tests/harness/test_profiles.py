@@ -17,8 +17,14 @@ def test_default_runs_read_the_declared_facts():
                                         "loo_correlation", *stability_and_sanity, "runtime_seconds",
                                         "forward_passes", "backward_passes", "peak_memory_mb"]
     quick = profile_metrics("quick")
-    assert quick[5:12] == ["ground_truth_top1", "ground_truth_rank", "contrast_hit@3", "plausibility_auprc",
-                           "plausibility_token_f1", "plausibility_iou", "lexicon_agreement_auprc"]
+    variants = ["comprehensiveness_mask", "sufficiency_mask", "deletion_auc_mask", "insertion_auc_mask",
+                "soft_comprehensiveness", "soft_sufficiency"]
+    # quick and full re-ask the faithfulness metrics under the removal variants they declare; smoke does not
+    assert quick[5:11] == variants and profile_metrics("full")[5:11] == variants
+    assert not set(variants) & set(profile_metrics("smoke"))
+    assert quick[11:19] == ["ground_truth_top1", "ground_truth_rank", "contrast_hit@3", "plausibility_auprc",
+                            "plausibility_token_f1", "plausibility_iou", "plausibility_iou_f1",
+                            "lexicon_agreement_auprc"]
     # Every profile has the stability and sanity axis (issue: the table people cite has all three).
     for profile in ("smoke", "quick", "full"):
         assert set(stability_and_sanity) <= set(profile_metrics(profile)), profile
@@ -57,12 +63,19 @@ def test_a_new_metric_joins_the_profiles_of_its_family(scratch_metrics):
         name = "hidden_test"
         in_default_runs = False
 
+    class TextLengthVariant(TextLength):
+        name = "text_length_variant_test"
+        in_default_runs = False
+        variant_of = "text_length_test"  # a removal variant of a selected metric: quick/full re-ask it
+
     scratch_metrics.register(TextLength)
     scratch_metrics.register(Hidden)
+    scratch_metrics.register(TextLengthVariant)
     smoke = profile_metrics("smoke")
     assert smoke.index("text_length_test") == smoke.index("loo_correlation") + 1
     assert "hidden_test" not in smoke and "hidden_test" not in profile_metrics("full")
     assert "hidden_test" in resolve({"metrics": "hidden_test"}).metrics  # still selectable by name
+    assert "text_length_variant_test" not in smoke and "text_length_variant_test" in profile_metrics("quick")
 
 
 def test_contrast_hit_parameters_are_validated_from_its_signature():

@@ -24,10 +24,12 @@ PROFILES = {
     # 64 examples x 6 tasks with the cheap settings (measured time: README). Regression, three-class
     # and planted-cause tasks and the ground-truth metrics run in quick and full only, so smoke
     # (CI) time stays flat.
-    "quick": {"n": 64, "explainer_settings": "cheap",
+    # quick and full also re-ask the faithfulness metrics with their removal variants (declared
+    # ``variant_of``: mask and soft removal), so the citable table comes with its removal agreement.
+    "quick": {"n": 64, "explainer_settings": "cheap", "removal_variants": True,
               "metric_families": ("faithfulness", "ground_truth", "plausibility", "stability", "sanity", "cost")},
     # Every test example at each method's default settings: hours on 2 CPU cores.
-    "full": {"n": None, "explainer_settings": "default",
+    "full": {"n": None, "explainer_settings": "default", "removal_variants": True,
              "metric_families": ("faithfulness", "ground_truth", "plausibility", "stability", "sanity", "cost")},
 }
 
@@ -58,13 +60,20 @@ def profile_explainers() -> list[str]:
 
 
 def profile_metrics(profile: str) -> list[str]:
-    """Metrics with ``in_default_runs`` whose ``family`` the profile selects, in declared order."""
+    """Metrics with ``in_default_runs`` whose ``family`` the profile selects, in declared order;
+    in a profile with ``removal_variants`` also every metric declaring ``variant_of`` one of those
+    (the mask and soft removals of the faithfulness metrics, for the removal-agreement report)."""
     from xaibench.core import registry
-    from xaibench.core.component import default_selection
+    from xaibench.core.component import by_declared_order, default_selection
 
     families = PROFILES[profile]["metric_families"]
-    return [name for name in default_selection(registry.metrics)
-            if registry.metrics.spec(name).family in families]
+    selected = [name for name in default_selection(registry.metrics)
+                if registry.metrics.spec(name).family in families]
+    if PROFILES[profile].get("removal_variants"):
+        variants = [name for name in registry.metrics.names()
+                    if getattr(registry.metrics.spec(name), "variant_of", None) in selected and name not in selected]
+        selected = by_declared_order(registry.metrics, selected + variants)
+    return selected
 
 
 def profile_metric_settings(profile: str, name: str) -> dict:
@@ -85,10 +94,19 @@ def profile_explainer_settings(profile: str, name: str) -> dict:
 
 @dataclass(frozen=True)
 class Task:
-    """One (dataset, model) pair of the matrix."""
+    """One (dataset, model) pair of the matrix. ``model_seed``: which seed of a built-in model
+    ``model`` is (0 unless the run has ``--xb-model-seeds`` > 1 or names a ``<name>-seed<s>`` model;
+    see ``expand_model_seeds``)."""
 
     dataset: str
     model: str
+    model_seed: int = 0
+
+    @property
+    def base_model(self) -> str:
+        """The model this is a seed of: ``model`` without its ``-seed<s>`` suffix (``model`` for seed 0)."""
+        suffix = f"-seed{self.model_seed}"
+        return self.model[: -len(suffix)] if self.model_seed and self.model.endswith(suffix) else self.model
 
 
 @dataclass
@@ -112,6 +130,8 @@ class RunConfig:
     threads: int | None = None
     dtype: str = "float32"
     compile: bool = False
+    # ``--xb-model-seeds K``: tasks run on seeds 0..K-1 of each built-in model (``expand_model_seeds``).
+    model_seeds: int = 1
 
     def model_options(self) -> dict:
         """The ``Classifier`` keyword arguments of this run that differ from the defaults (float32,
@@ -166,8 +186,13 @@ def resolve(cli: dict, file_options: dict | None = None) -> RunConfig:
             raise OptionError(f"--xb-dataset {missing[0]!r} has no built-in model; pass --xb-model "
                               "(a built-in name, hub id or local folder)")
         tasks = [Task(d, default_models[d]) for d in datasets]
+    from xaibench.modeling.loading import is_builtin
+
     for m in models:
-        validation.check_model_name(m, registry.models.names())
+        if not is_builtin(m):  # a <name>-seed<s> model is a built-in name without its own registry entry
+            validation.check_model_name(m, registry.models.names())
+    model_seeds = validation.check_model_seeds(opts.get("model_seeds"))
+    tasks = expand_model_seeds(tasks, model_seeds)
 
     explainer_names = _split_list(opts.get("explainers")) or profile_explainers()
     for name in explainer_names:
@@ -227,8 +252,35 @@ def resolve(cli: dict, file_options: dict | None = None) -> RunConfig:
         devices=devices, out=opts.get("out"), compare=opts.get("compare"), tolerance=tolerance,
         use_cache=not bool(opts.get("no_cache", False)), encoding=encoding,
         trust_remote_code=bool(opts.get("trust_remote_code", False)), metric_params=metric_settings,
-        threads=threads, dtype=dtype, compile=compile_,
+        threads=threads, dtype=dtype, compile=compile_, model_seeds=model_seeds,
     )
+
+
+def expand_model_seeds(tasks: list[Task], model_seeds: int) -> list[Task]:
+    """Each task once per model seed 0..``model_seeds``−1, seeds of a task next to each other:
+    ``(reviews-en, minilm-reviews-en)`` with 3 seeds -> ``minilm-reviews-en``,
+    ``minilm-reviews-en-seed1``, ``minilm-reviews-en-seed2`` on the same examples. With one seed the
+    tasks stay as they are (a task naming ``<name>-seed<s>`` records ``model_seed = s``).
+
+    More than one seed needs built-in models (they are retrained from their recipe with another
+    seed); a hub id, a local folder or a name that already is a seed is an ``OptionError``."""
+    from xaibench.modeling.loading import is_builtin, seed_model_name, split_seed_name
+
+    out = []
+    for task in tasks:
+        base, seed = split_seed_name(task.model)
+        if model_seeds == 1:
+            out.append(Task(task.dataset, task.model, seed))
+            continue
+        if seed:
+            raise OptionError(f"--xb-model-seeds {model_seeds}: {task.model!r} is already seed {seed} of {base!r}; "
+                              f"name the base model {base!r} to run its seeds 0..{model_seeds - 1}")
+        if not is_builtin(task.model):
+            raise OptionError(f"--xb-model-seeds {model_seeds}: model seeds only apply to built-in models (retrained "
+                              f"from their recipe), and {task.model!r} is not one; drop --xb-model-seeds or use a "
+                              "built-in model")
+        out += [Task(task.dataset, seed_model_name(task.model, s), s) for s in range(model_seeds)]
+    return out
 
 
 def _apply_param_option(assignments, explainer_settings: dict, metric_settings: dict, metric_names: list[str],

@@ -57,9 +57,11 @@ class Cell:
 
     @property
     def columns(self) -> dict:
-        """The columns every row of this cell starts with."""
+        """The columns every row of this cell starts with. ``base_model`` / ``model_seed``: the model
+        this task's model is a seed of, and which seed (the model itself and 0 outside
+        ``--xb-model-seeds`` runs), so reports can group the seeds (``xaibench.report.model_seeds``)."""
         return {"dataset": self.task.dataset, "model": self.task.model, "explainer": self.explainer,
-                "device": self.device}
+                "device": self.device, "base_model": self.task.base_model, "model_seed": self.task.model_seed}
 
 
 @dataclass

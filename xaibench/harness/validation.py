@@ -170,6 +170,18 @@ def check_threads(threads) -> int | None:
     return int(text)
 
 
+def check_model_seeds(value) -> int:
+    """``--xb-model-seeds`` / ``model_seeds``: how many seeds of each built-in model to run, an
+    integer >= 1 (None: not given, 1)."""
+    if value is None:
+        return 1
+    text = str(value).strip()
+    if isinstance(value, bool) or not re.fullmatch(r"[0-9]+", text) or int(text) < 1:
+        raise OptionError(f"--xb-model-seeds must be an integer >= 1 (how many seeds of each built-in model to "
+                          f"train and run); got {value!r}")
+    return int(text)
+
+
 def check_dtype(dtype, devices: list[str]) -> str:
     """``--xb-dtype``: one of ``DTYPES`` (None: float32). float16 is refused on the CPU up front,
     where half-precision kernels are missing or slow (``Classifier`` refuses it too)."""

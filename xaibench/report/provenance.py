@@ -65,7 +65,8 @@ def machine(torch_threads=None, threads_option: int | None = None) -> dict:
 
 def collect(config: dict, rootdir: str, models: dict, datasets: dict, started: float,
             torch_threads=None) -> dict:
-    """provenance.json. The engine options: ``machine`` has the threads used and asked for, ``engine``
+    """provenance.json. ``model_seeds``: the model seeds of the run (``model_seeds`` below). The engine
+    options: ``machine`` has the threads used and asked for, ``engine``
     the weight dtype and compile setting (each model's entry records the ones it ran with too).
     ``torch_threads``: the count the workers computed with (see ``machine``)."""
     return {
@@ -79,4 +80,18 @@ def collect(config: dict, rootdir: str, models: dict, datasets: dict, started: f
         "engine": {"dtype": config.get("dtype", "float32"), "compile": bool(config.get("compile", False))},
         "models": models,
         "datasets": datasets,
+        "model_seeds": model_seeds(config),
     }
+
+
+def model_seeds(config: dict) -> dict:
+    """``{"k": K, "models": {base model: [model of seed 0, seed 1, ...]}}``: which models of the run
+    are seeds of which built-in model (``--xb-model-seeds``; K = 1 and one model each otherwise)."""
+    seeds: dict[str, dict[int, str]] = {}
+    for task in config.get("tasks", []):
+        seed, model = int(task.get("model_seed", 0) or 0), str(task["model"])
+        suffix = f"-seed{seed}"
+        base = model[: -len(suffix)] if seed and model.endswith(suffix) else model
+        seeds.setdefault(base, {})[seed] = model
+    return {"k": int(config.get("model_seeds", 1) or 1),
+            "models": {base: [by_seed[s] for s in sorted(by_seed)] for base, by_seed in seeds.items()}}

@@ -116,9 +116,7 @@ def _cell(row, several: bool) -> Cell:
 def family_tables(task: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
     """One task's summary rows as ``[(family, explainers x "metric ↑/↓" table of Cell)]``, families
     in ``FAMILIES`` order; a "(random ordering)" reference row where a metric has one."""
-    from xaibench.metrics.base import FAMILIES
-
-    from xaibench.metrics.base import declared
+    from xaibench.metrics.base import FAMILIES, declared
 
     explainers = list(dict.fromkeys(task["explainer"]))
     # Removal variants (declared variant_of) get their own table after their family's.

@@ -2,7 +2,7 @@
 
 Files: per_example.csv, summary.csv (with rank and Holm-corrected p_value_vs_best), summary.md,
 summary.tex, ranks.csv, cost.csv, curves.csv, attributions.jsonl, provenance.json, figures/,
-report.html.
+report.html; model_seeds.csv when tasks ran on several model seeds (``xaibench.report.model_seeds``).
 """
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ import pandas as pd
 
 from xaibench.core.records import Attribution
 from xaibench.core.storage import atomic_write_json
-from xaibench.report import figures, provenance, removal_agreement, scaling_sweep, statistics
+from xaibench.report import figures, model_seeds, provenance, removal_agreement, scaling_sweep, statistics
 from xaibench.report import tables as reporting
 from xaibench.report.devices import device_markdown, device_table
 from xaibench.report.html import write_report
@@ -70,6 +70,10 @@ def write_run(run, models: dict | None = None) -> str:
     if len(devices):
         devices.to_csv(staging / "devices.csv", index=False)
     agreement_md = removal_agreement.markdown_section(agreement, _shared_removal(summary))
+    if model_seeds.has_model_seeds(per_example):  # --xb-model-seeds K > 1: spread and W over the seeds
+        seeds = model_seeds.seed_table(per_example, summary)
+        seeds.to_csv(staging / "model_seeds.csv", index=False)
+        agreement_md += model_seeds.markdown_section(seeds)
     (staging / "summary.md").write_text(_markdown(cfg, summary, cost, ranks, friedman_text, run, agreement_md),
                                         encoding="utf-8")
     (staging / "summary.tex").write_text(latex_tables(summary), encoding="utf-8")
@@ -144,7 +148,7 @@ def _example_figures(run, models: dict, folder: Path) -> list[Path]:
     written, done = [], set()
     for row in run.attribution_rows:
         key = (row["dataset"], row["model"], row["explainer"])
-        if key in done:
+        if key in done or row.get("model_seed"):  # file names are per (dataset, explainer): seed 0's pictures
             continue
         done.add(key)
         a = Attribution.from_dict({**row, "explainer": row.get("explainer_params", {"name": row["explainer"]})})

@@ -194,10 +194,13 @@ def build_charbert(recipe: dict, out: Path, progress: bool) -> dict:
 
 
 def _train_split(recipe: dict):
+    """The recipe's training examples: ``train_subset`` of the split, drawn with ``data_seed`` when the
+    recipe has one (the model-seed variants: the data of seed 0, see ``xaibench.zoo.recipes.seeded_recipe``),
+    else with ``seed``."""
     from xaibench.datasets import load_dataset
 
-    return load_dataset(recipe["dataset"], split=recipe["split"], n=recipe["train_subset"], seed=recipe["seed"],
-                        **recipe.get("dataset_options", {}))
+    return load_dataset(recipe["dataset"], split=recipe["split"], n=recipe["train_subset"],
+                        seed=recipe.get("data_seed", recipe["seed"]), **recipe.get("dataset_options", {}))
 
 
 def fit_and_save(model, tokenizer, recipe: dict, out: Path, progress: bool, train) -> dict:

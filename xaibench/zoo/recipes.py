@@ -2,6 +2,13 @@
 optimiser settings, seed, architecture, ``recipe_version``), the builder that trains it
 (``xaibench.zoo.builds``) and the targets it was tuned to meet. Registered in
 ``xaibench.core.registry.models`` when discovered.
+
+Model seeds (``--xb-model-seeds K``, ``xaibench prepare --model-seeds K``): every built-in model
+also exists as ``<name>-seed<s>`` for s >= 1 (``xaibench.modeling.loading.seed_model_name``), the
+same recipe trained with ``"seed": s`` (``seeded_recipe``). Seed 0 is the plain name with its
+recipe untouched, so its cache key, and every cached model, stays what it was. The seed variants
+are made on demand by the registered factory (``registry.models.create(name, seed=s)``), never
+registered one by one, so ``xaibench list`` shows each model once.
 """
 from __future__ import annotations
 
@@ -117,10 +124,39 @@ BUILTIN_MODELS = {
 }
 
 
-def _factory(name: str) -> Callable[[], BuiltinModel]:
+def seeded_recipe(recipe: dict, seed: int) -> dict:
+    """The recipe of model seed ``seed`` of a built-in model (a copy; ``recipe`` is not changed).
+
+    Seed 0 is ``recipe`` unchanged (same key, same cached model). Seed s > 0 sets ``"seed": s``,
+    which reseeds everything random in training: the initialisation (the classification head of
+    MiniLM, every weight of the character BERT), the order of the training batches and every
+    dropout (and token-masking) draw. It also sets ``"data_seed"`` to the recipe's own seed, which
+    keeps the train subset (and the character vocabulary drawn from it) exactly that of seed 0:
+    the seeds differ in training randomness only, not in their data, so the spread across seeds
+    measures the optimisation seed alone (``xaibench.zoo.builds._train_split``).
+    """
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ValueError(f"a model seed must be an integer >= 0, got {seed!r}")
+    out = copy.deepcopy(recipe)
+    if seed:
+        out["data_seed"] = recipe.get("data_seed", recipe["seed"])
+        out["seed"] = seed
+    return out
+
+
+def _factory(name: str) -> Callable[..., BuiltinModel]:
     recipe, build, targets = BUILTIN_MODELS[name]
-    return lambda: BuiltinModel(name=name, recipe=copy.deepcopy(recipe), build=build, targets=dict(targets))
+
+    def create(seed: int = 0) -> BuiltinModel:
+        """Model seed ``seed`` of ``name`` (0: the model itself; see ``seeded_recipe``)."""
+        from xaibench.modeling.loading import seed_model_name
+
+        return BuiltinModel(name=seed_model_name(name, seed), recipe=seeded_recipe(recipe, seed), build=build,
+                            targets=dict(targets))
+
+    return create
 
 
 for _name in BUILTIN_MODELS:
-    registry.models.register(_name, _factory(_name))
+    # ``model_seeds``: the factory takes ``seed=s`` and gives ``<name>-seed<s>`` (module docstring).
+    registry.models.register(_name, _factory(_name), model_seeds=True)
