@@ -180,6 +180,12 @@ def test_run_with_three_seeds_writes_model_seeds_csv(tmp_path, one_torch_thread)
     assert row["mean"] == pytest.approx(expected.mean()) and row["sd"] == pytest.approx(expected.std(ddof=1))
     md = open(os.path.join(out, "summary.md"), encoding="utf-8").read()
     assert "### Model-seed variance (3 seeds)" in md and "#### mine · tiny" in md
+    html = open(os.path.join(out, "report.html"), encoding="utf-8").read()
+    assert "Model-seed variance: mine · tiny" in html and "Kendall&#39;s W" in html
+    # the cell a reader sees is the mean ± sd of the seeds' means, as in model_seeds.csv
+    from xaibench.report.tables import _fmt
+
+    assert f"{_fmt(row['mean'])} ± {_fmt(row['sd'])}" in html
     provenance = json.load(open(os.path.join(out, "provenance.json"), encoding="utf-8"))
     assert provenance["model_seeds"] == {"k": 3, "models": {"tiny": ["tiny", "tiny-seed1", "tiny-seed2"]}}
     assert provenance["config"]["model_seeds"] == 3
@@ -191,3 +197,4 @@ def test_one_seed_run_has_seed_columns_but_no_seed_report(tmp_path, tiny_model, 
     assert set(per_example["model_seed"]) == {0} and set(per_example["base_model"]) == {"tiny"}
     assert not os.path.exists(os.path.join(out, "model_seeds.csv"))
     assert "Model-seed variance" not in open(os.path.join(out, "summary.md"), encoding="utf-8").read()
+    assert "Model-seed variance" not in open(os.path.join(out, "report.html"), encoding="utf-8").read()

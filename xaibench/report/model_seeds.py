@@ -128,23 +128,18 @@ def seed_table(per_example: pd.DataFrame, summary: pd.DataFrame | None = None, s
     return pd.DataFrame(out, columns=COLUMNS)
 
 
-def markdown_section(table: pd.DataFrame) -> str:
-    """summary.md's "Model-seed variance" section: per task, explainers × metrics with "mean ± sd"
-    over seeds and a Kendall's W row (cost metrics left out); "" when the run has no seeds."""
-    from xaibench.report.tables import _fmt, md_escape
+def wide_tables(table: pd.DataFrame, escape=str) -> list[tuple[str, pd.DataFrame]]:
+    """Per task of a ``seed_table``, ``(title, explainers × metrics table)`` of plain strings:
+    "mean ± sd" over seeds per explainer and metric and a "Kendall's W" row (cost metrics left
+    out); names passed through ``escape`` (``md_escape`` for Markdown, ``str`` for HTML, which
+    escapes itself). [] when the run has no seeds."""
+    from xaibench.report.tables import _fmt
 
     table = table[table["family"] != "cost"] if len(table) else table
     if table.empty:
-        return ""
-    k = int(table["k"].max())
-    lines = [f"\n### Model-seed variance ({k} seeds)\n",
-             f"Each task ran on {k} models: its built-in model (seed 0) and the same recipe retrained on the same "
-             f"training data with seeds 1..{k - 1} (`<model>-seed<s>`, each a task of its own above). Cells: mean "
-             "over the seeds of the per-seed mean ± its standard deviation over seeds (min–max and cost metrics in "
-             "model_seeds.csv). Kendall's W: how much the seeds agree on the ranking of the explainers on that "
-             "metric (1 = identical rankings, 0 = no agreement; p tests W = 0). A comparison the seeds do not agree "
-             "on may be an accident of one seed. The across-task ranks count each seed as a task.\n"]
+        return []
     several_devices = table["device"].nunique() > 1 or set(table["device"]) != {"cpu"}
+    out = []
     for (dataset, base_model, device), block in table.groupby(TASK_KEYS, sort=False, dropna=False):
         title = f"{dataset} · {base_model}" + (f" · {device}" if several_devices else "")
         metrics = list(dict.fromkeys(block["metric"]))
@@ -159,9 +154,34 @@ def markdown_section(table: pd.DataFrame) -> str:
             w, p = r["kendall_w"], r["w_p_value"]
             w_row[headers[r["metric"]]] = f"{w:.2f} (p = {p:.2g})" if np.isfinite(w) else "n/a"
         wide.loc["Kendall's W", list(w_row)] = list(w_row.values())
-        wide.index = [md_escape(i) for i in wide.index]
+        wide.index = [escape(i) for i in wide.index]
         wide.index.name = "explainer"
-        lines += [f"#### {md_escape(title)}\n", wide.to_markdown(tablefmt="pipe"), ""]
+        out.append((escape(title), wide))
+    return out
+
+
+def explanation(k: int) -> str:
+    """What the seed tables show, in two sentences and a warning (summary.md and report.html)."""
+    return (f"Each task ran on {k} models: its built-in model (seed 0) and the same recipe retrained on the same "
+            f"training data with seeds 1..{k - 1} (`<model>-seed<s>`, each a task of its own above). Cells: mean "
+            "over the seeds of the per-seed mean ± its standard deviation over seeds (min–max and cost metrics in "
+            "model_seeds.csv). Kendall's W: how much the seeds agree on the ranking of the explainers on that "
+            "metric (1 = identical rankings, 0 = no agreement; p tests W = 0). A comparison the seeds do not agree "
+            "on may be an accident of one seed. The across-task ranks count each seed as a task.")
+
+
+def markdown_section(table: pd.DataFrame) -> str:
+    """summary.md's "Model-seed variance" section (``wide_tables`` under ``explanation``); "" when
+    the run has no seeds."""
+    from xaibench.report.tables import md_escape
+
+    tables = wide_tables(table, escape=md_escape)
+    if not tables:
+        return ""
+    k = int(table["k"].max())
+    lines = [f"\n### Model-seed variance ({k} seeds)\n", explanation(k) + "\n"]
+    for title, wide in tables:
+        lines += [f"#### {title}\n", wide.to_markdown(tablefmt="pipe"), ""]
     return "\n".join(lines) + "\n"
 
 

@@ -70,10 +70,12 @@ def write_run(run, models: dict | None = None) -> str:
     if len(devices):
         devices.to_csv(staging / "devices.csv", index=False)
     agreement_md = removal_agreement.markdown_section(agreement, _shared_removal(summary))
+    seed_tables: list[tuple[str, pd.DataFrame]] = []
     if model_seeds.has_model_seeds(per_example):  # --xb-model-seeds K > 1: spread and W over the seeds
         seeds = model_seeds.seed_table(per_example, summary)
         seeds.to_csv(staging / "model_seeds.csv", index=False)
         agreement_md += model_seeds.markdown_section(seeds)
+        seed_tables = [(f"Model-seed variance: {title}", wide) for title, wide in model_seeds.wide_tables(seeds)]
     (staging / "summary.md").write_text(_markdown(cfg, summary, cost, ranks, friedman_text, run, agreement_md),
                                         encoding="utf-8")
     (staging / "summary.tex").write_text(latex_tables(summary), encoding="utf-8")
@@ -92,10 +94,12 @@ def write_run(run, models: dict | None = None) -> str:
     write_report(staging / "report.html", title=cfg.profile, subtitle=f"profile {cfg.profile}, seed {cfg.seed}, "
                  f"{time.strftime('%Y-%m-%d %H:%M')}",
                  summary_tables=reporting.task_tables(summary, cost, fmt="html"),
-                 plain_tables=_agreement_table(agreement) + scaling_tables,
+                 plain_tables=_agreement_table(agreement) + seed_tables + scaling_tables,
                  ranks=ranks, friedman=friedman_text, figures=pictures + scaling_pictures,
                  attribution_rows=run.attribution_rows, legend=reporting.LEGEND, reading=RANKS_READING,
-                 notes=[*(note for _, task in reporting.task_groups(summary)
+                 notes=[*removal_agreement.disagreements(agreement),
+                        *([model_seeds.explanation(int(seeds["k"].max()))] if seed_tables else []),
+                        *(note for _, task in reporting.task_groups(summary)
                           for note in reporting.circular_notes(task)),
                         *(line.removeprefix("- ") for line in _truncation_lines(run.attribution_rows, escape=str))])
     _publish(staging, final)
