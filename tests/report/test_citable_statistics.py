@@ -175,3 +175,28 @@ def test_a_session_records_circular_and_inapplicable_pairs_and_the_tables_show_t
     assert "$^\\dagger$" in tex and "deterministic" in tex
     summary = pd.read_csv(f"{folder}/summary.csv")
     assert {"family", "tied_best", "ci_method", "not_applicable", "circular", "friedman_p"} <= set(summary.columns)
+
+
+def test_the_smallest_holm_p_bounds_what_a_test_can_show():
+    from scipy.stats import wilcoxon
+
+    from xaibench.report.statistics import smallest_holm_p
+
+    # every one of 8 paired differences positive: the exact two-sided p is 2 / 2^8
+    assert wilcoxon(np.arange(1.0, 9.0), np.zeros(8)).pvalue == pytest.approx(2 / 256)
+    assert smallest_holm_p(8, 8) == pytest.approx(8 * 2 / 256)  # 0.0625: nothing can be separated
+    assert smallest_holm_p(64, 8) < 1e-15 and smallest_holm_p(1, 3) == 1.0
+
+
+def test_a_task_too_small_to_separate_anyone_says_so():
+    from xaibench.report.tables import task_notes
+
+    def task(n):
+        return pd.DataFrame({"dataset": "d", "model": "m", "device": "cpu", "metric": "comprehensiveness",
+                             "explainer": [f"e{i}" for i in range(9)], "mean": np.linspace(0, 1, 9), "n": n,
+                             "higher_is_better": True, "family": "faithfulness"})
+
+    notes = task_notes(task(8))
+    assert len(notes) == 1 and notes[0].startswith("n = 8: too few paired examples")
+    assert "8 comparisons is 0.0625" in notes[0]
+    assert task_notes(task(16)) == []  # 8 * 2 / 2^16 < 0.05: a test can separate them

@@ -218,3 +218,32 @@ def friedman_ranks(summary: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
     """Across-task ranks and their Friedman test from a summary (``task_ranks`` then
     ``across_task_ranks``); kept under its earlier name for callers of the first API."""
     return across_task_ranks(task_ranks(summary))
+
+
+def smallest_holm_p(n_examples: int, n_compared: int) -> float:
+    """The smallest p-value a two-sided exact Wilcoxon signed-rank test over ``n_examples`` paired
+    examples can give (every difference of one sign: 2 / 2^n), Holm-corrected over ``n_compared``
+    tests (the smallest p is multiplied by their number). When it is >= α no explainer can be
+    separated from the best, whatever the data."""
+    if n_examples < 1 or n_compared < 1:
+        return 1.0
+    return min(1.0, n_compared * 2.0 * 0.5 ** int(n_examples))
+
+
+def too_few_examples_note(task: pd.DataFrame, alpha: float = ALPHA) -> str | None:
+    """A sentence for a task whose tests cannot reach ``alpha`` however large the differences
+    (``smallest_holm_p`` with the task's largest n and number of explainers compared with the
+    best); None otherwise."""
+    if task.empty or "n" not in task:
+        return None
+    usable = task[competes(task)]
+    if usable.empty:
+        return None
+    n = int(pd.to_numeric(usable["n"], errors="coerce").max())
+    compared = int(usable.groupby("metric")["explainer"].nunique().max()) - 1
+    p = smallest_holm_p(n, compared)
+    if compared < 1 or p < alpha:
+        return None
+    return (f"n = {n}: too few paired examples for any test to separate an explainer from the best (the smallest "
+            f"possible Holm-corrected p over {compared} comparisons is {p:.3g} ≥ {alpha}), so every competing cell "
+            "is bold; run more examples (--xb-n).")

@@ -155,6 +155,15 @@ def circular_notes(task: pd.DataFrame) -> list[str]:
     return list(notes)
 
 
+def task_notes(task: pd.DataFrame) -> list[str]:
+    """The sentences under a task's tables: its circular-pair footnotes, then a warning when it has
+    too few examples for any paired test to reach significance (``statistics.too_few_examples_note``)."""
+    from xaibench.report.statistics import too_few_examples_note
+
+    power = too_few_examples_note(task)
+    return circular_notes(task) + ([power] if power else [])
+
+
 def render(table: pd.DataFrame, fmt: str = "markdown") -> pd.DataFrame:
     """A table of ``Cell`` as strings for ``fmt`` "markdown" (``**bold**``), "html" (escaped,
     ``<b>``) or "text" (bold dropped)."""
@@ -276,7 +285,7 @@ def markdown_tables(summary: pd.DataFrame, cost: pd.DataFrame | None = None) -> 
             if i == len(tables) - 1:
                 rendered = _with_cost_columns(rendered, cost, task)
             parts.append(rendered.to_markdown(tablefmt="pipe") + "\n")
-        parts.extend(md_escape(note) + "\n" for note in circular_notes(task))
+        parts.extend(md_escape(note) + "\n" for note in task_notes(task))
     return "\n".join(parts) + "\n" + LEGEND + "\n"
 
 

@@ -100,7 +100,7 @@ def write_run(run, models: dict | None = None) -> str:
                  notes=[*removal_agreement.disagreements(agreement),
                         *([model_seeds.explanation(int(seeds["k"].max()))] if seed_tables else []),
                         *(note for _, task in reporting.task_groups(summary)
-                          for note in reporting.circular_notes(task)),
+                          for note in reporting.task_notes(task)),
                         *(line.removeprefix("- ") for line in _truncation_lines(run.attribution_rows, escape=str))])
     _publish(staging, final)
     return str(final)
