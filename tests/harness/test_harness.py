@@ -49,6 +49,10 @@ def test_run_folder_has_every_output_and_recomputable_tables(tiny_model, tmp_pat
     assert "comprehensiveness ↑" in md and "sufficiency ↓" in md and "occlusion" in md
     tex = open(os.path.join(out, "summary.tex"), encoding="utf-8").read()
     assert "\\toprule" in tex and "deletion\\_auc" in tex and "\\textbf{" in tex
+    # the removal a pasted faithfulness table used is in its caption, and in the page and summary.md
+    assert "faithfulness. Mean" in tex and "Removal: delete (cut out of the text)." in tex
+    assert "remove units with the `delete` rule" in md
+    assert "remove units with the delete rule" in open(os.path.join(out, "report.html"), encoding="utf-8").read()
 
 
 def test_rerun_reads_the_cache_and_gives_identical_values(tiny_model, tmp_path):

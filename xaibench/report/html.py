@@ -89,7 +89,7 @@ def write_report(path: Path, title: str, subtitle: str, summary_tables: list[tup
         tables=[{"title": t, "html": df.to_html(escape=False, border=0)} for t, df in summary_tables]
         + [{"title": t, "html": df.to_html(escape=True, border=0)} for t, df in plain_tables],
         ranks=ranks.to_html(index=False, escape=True, border=0, float_format="%.2f") if ranks is not None and len(ranks) else "",
-        friedman=friedman, notes=list(dict.fromkeys(notes or [])),  # one circular-pair note per pair, not per task
+        friedman=friedman, notes=[n for n in dict.fromkeys(notes or []) if n],  # one circular-pair note per pair, not per task
         figures=[{"title": f.stem, "data": base64.b64encode(f.read_bytes()).decode("ascii")} for f in figures],
         examples=_examples(attribution_rows),
     )

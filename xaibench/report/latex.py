@@ -31,8 +31,15 @@ def _tex(cell) -> str:
     return f"\\textbf{{{text}}}" if cell.bold else text
 
 
-def latex_tables(summary: pd.DataFrame) -> str:
-    """One booktabs table per task and metric family (the cells and bold rule of ``summary.md``)."""
+#: How each removal rule treats the removed units, for captions (a pasted table must say it).
+REMOVAL_WORDS = {"delete": "cut out of the text", "mask": "replaced by the mask token",
+                 "soft": "embeddings partly zeroed"}
+
+
+def latex_tables(summary: pd.DataFrame, removal: list[str] | None = None) -> str:
+    """One booktabs table per task and metric family (the cells and bold rule of ``summary.md``).
+    ``removal``: the removal rules of the run's (ranked) faithfulness metrics, named in the
+    faithfulness captions (``removal_agreement.headline_removal``)."""
     from xaibench.report.tables import circular_notes, family_tables, task_groups
 
     if summary.empty:
@@ -49,6 +56,8 @@ def latex_tables(summary: pd.DataFrame) -> str:
             caption = (escape(f"{title}, {family.replace('_', ' ')}") + ". Mean $\\pm$ half-width of the 95\\% "
                        "bootstrap CI (shares: [Wilson 95\\% interval]); bold: best and not significantly different "
                        "from it (Wilcoxon, Holm, $\\alpha = 0.05$).")
+            if family == "faithfulness" and removal:
+                caption += " Removal: " + escape(", ".join(f"{r} ({REMOVAL_WORDS.get(r, r)})" for r in removal)) + "."
             if footnote and "$^\\dagger$" in "".join(table.to_numpy().ravel()):
                 caption += " " + escape(footnote).replace("†", "$^\\dagger$")
             blocks.append(table.style.to_latex(hrules=True, column_format="l" + "r" * table.shape[1],

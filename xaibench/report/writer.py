@@ -78,7 +78,8 @@ def write_run(run, models: dict | None = None) -> str:
         seed_tables = [(f"Model-seed variance: {title}", wide) for title, wide in model_seeds.wide_tables(seeds)]
     (staging / "summary.md").write_text(_markdown(cfg, summary, cost, ranks, friedman_text, run, agreement_md),
                                         encoding="utf-8")
-    (staging / "summary.tex").write_text(latex_tables(summary), encoding="utf-8")
+    (staging / "summary.tex").write_text(
+        latex_tables(summary, removal_agreement.headline_removal(summary, cfg.metric_params)), encoding="utf-8")
     with open(staging / "attributions.jsonl", "w", encoding="utf-8") as fh:
         for row in run.attribution_rows:
             fh.write(json.dumps(row, ensure_ascii=False, default=_jsonable) + "\n")
@@ -91,13 +92,15 @@ def write_run(run, models: dict | None = None) -> str:
     pictures += [rank_png] if rank_png else []
     pictures += _example_figures(run, models or {}, staging / "figures")
     scaling_pictures, scaling_tables = _scaling_sweep(final / scaling_sweep.SWEEP_FOLDER)
+    removal_text = _removal_sentence(removal_agreement.headline_removal(summary, cfg.metric_params))
     write_report(staging / "report.html", title=cfg.profile, subtitle=f"profile {cfg.profile}, seed {cfg.seed}, "
                  f"{time.strftime('%Y-%m-%d %H:%M')}",
                  summary_tables=reporting.task_tables(summary, cost, fmt="html"),
                  plain_tables=_agreement_table(agreement) + seed_tables + scaling_tables,
                  ranks=ranks, friedman=friedman_text, figures=pictures + scaling_pictures,
                  attribution_rows=run.attribution_rows, legend=reporting.LEGEND, reading=RANKS_READING,
-                 notes=[*removal_agreement.disagreements(agreement),
+                 notes=[removal_text.replace("`", ""),
+                        *removal_agreement.disagreements(agreement),
                         *([model_seeds.explanation(int(seeds["k"].max()))] if seed_tables else []),
                         *(note for _, task in reporting.task_groups(summary)
                           for note in reporting.task_notes(task)),
@@ -209,13 +212,20 @@ def _shared_removal(summary: pd.DataFrame) -> dict[str, list[str]]:
     return out
 
 
+def _removal_sentence(rules: list[str]) -> str:
+    """Which removal the citable faithfulness tables used ("" when the run has none)."""
+    if not rules:
+        return ""
+    return (f"Faithfulness metrics remove units with the `{'`, `'.join(rules)}` rule (docs/api.md, \"Removal\"); "
+            "other removals, where run, are in their own tables and in \"Does the ranking survive another "
+            "removal?\".")
+
+
 def _markdown(cfg, summary, cost, ranks, friedman_text, run, agreement_md: str = "") -> str:
     lines = [f"## xaibench results — profile `{cfg.profile}`, seed {cfg.seed}\n"]
-    rules = removal_agreement.headline_removal(summary, cfg.metric_params)
-    if rules:
-        lines.append(f"Faithfulness metrics remove units with the `{'`, `'.join(rules)}` rule (docs/api.md, "
-                     "\"Removal\"); other removals, where run, are in their own tables and in \"Does the ranking "
-                     "survive another removal?\".\n")
+    sentence = _removal_sentence(removal_agreement.headline_removal(summary, cfg.metric_params))
+    if sentence:
+        lines.append(sentence + "\n")
     lines += [reporting.markdown_tables(summary, cost), agreement_md]
     if len(ranks):
         lines += ["\n### Average rank across tasks (1 = best)\n",
