@@ -198,3 +198,24 @@ def test_one_seed_run_has_seed_columns_but_no_seed_report(tmp_path, tiny_model, 
     assert not os.path.exists(os.path.join(out, "model_seeds.csv"))
     assert "Model-seed variance" not in open(os.path.join(out, "summary.md"), encoding="utf-8").read()
     assert "Model-seed variance" not in open(os.path.join(out, "report.html"), encoding="utf-8").read()
+
+
+def test_a_seed_run_kept_inside_a_results_folder_survives_its_rerun_and_is_shown(tmp_path, tiny_model,
+                                                                                 one_torch_thread):
+    """results/reference/model_seeds: the seed run inside the reference folder, shown by it."""
+    import shutil
+
+    from xaibench.testing import tiny_classifier
+
+    seeds_out = run_seeds([tiny_classifier(num_labels=2, seed=s) for s in range(3)], tmp_path / "seeds")
+    parent = tmp_path / "run"
+    first = run_seeds([tiny_model], tmp_path, explainers=("random", "occlusion"))
+    assert first == str(parent)
+    shutil.copytree(seeds_out, parent / "model_seeds")
+    run_seeds([tiny_model], tmp_path, explainers=("random", "occlusion"))  # rerun into the same folder
+    assert (parent / "model_seeds" / "model_seeds.csv").is_file(), "a rerun keeps the seed run"
+    md = (parent / "summary.md").read_text(encoding="utf-8")
+    assert "### Model-seed variance (3 seeds; a separate run: model_seeds/)" in md
+    assert "a task of its own in model_seeds/summary.md" in md
+    html = (parent / "report.html").read_text(encoding="utf-8")
+    assert "Model-seed variance (model_seeds/): mine · tiny" in html

@@ -35,6 +35,10 @@ import numpy as np
 import pandas as pd
 
 TASK_KEYS = ["dataset", "base_model", "device"]
+#: A seed run kept inside another run's folder (``--xb-out <folder>/model_seeds``, e.g. in
+#: ``results/reference``): a rerun of the parent keeps it and shows its tables (``from_subfolder``).
+SUBFOLDER = "model_seeds"
+CSV = "model_seeds.csv"
 COLUMNS = TASK_KEYS + ["explainer", "metric", "family", "higher_is_better", "k", "mean", "sd", "min", "max",
                        "kendall_w", "w_chi2", "w_df", "w_p_value", "w_n_explainers", "w_n_seeds"]
 
@@ -160,26 +164,29 @@ def wide_tables(table: pd.DataFrame, escape=str) -> list[tuple[str, pd.DataFrame
     return out
 
 
-def explanation(k: int) -> str:
-    """What the seed tables show, in two sentences and a warning (summary.md and report.html)."""
+def explanation(k: int, separate: bool = False) -> str:
+    """What the seed tables show, in two sentences and a warning (summary.md and report.html);
+    ``separate``: the tables come from a seed run kept in ``SUBFOLDER``, not from this run."""
+    where = f"a task of its own in {SUBFOLDER}/summary.md" if separate else "each a task of its own above"
     return (f"Each task ran on {k} models: its built-in model (seed 0) and the same recipe retrained on the same "
-            f"training data with seeds 1..{k - 1} (`<model>-seed<s>`, each a task of its own above). Cells: mean "
+            f"training data with seeds 1..{k - 1} (`<model>-seed<s>`, {where}). Cells: mean "
             "over the seeds of the per-seed mean ± its standard deviation over seeds (min–max and cost metrics in "
             "model_seeds.csv). Kendall's W: how much the seeds agree on the ranking of the explainers on that "
             "metric (1 = identical rankings, 0 = no agreement; p tests W = 0). A comparison the seeds do not agree "
             "on may be an accident of one seed. The across-task ranks count each seed as a task.")
 
 
-def markdown_section(table: pd.DataFrame) -> str:
+def markdown_section(table: pd.DataFrame, separate: bool = False) -> str:
     """summary.md's "Model-seed variance" section (``wide_tables`` under ``explanation``); "" when
-    the run has no seeds."""
+    the run has no seeds. ``separate``: see ``explanation``."""
     from xaibench.report.tables import md_escape
 
     tables = wide_tables(table, escape=md_escape)
     if not tables:
         return ""
     k = int(table["k"].max())
-    lines = [f"\n### Model-seed variance ({k} seeds)\n", explanation(k) + "\n"]
+    heading = f"Model-seed variance ({k} seeds" + (f"; a separate run: {SUBFOLDER}/)" if separate else ")")
+    lines = [f"\n### {heading}\n", explanation(k, separate) + "\n"]
     for title, wide in tables:
         lines += [f"#### {title}\n", wide.to_markdown(tablefmt="pipe"), ""]
     return "\n".join(lines) + "\n"
@@ -189,3 +196,20 @@ def _arrow(higher_is_better) -> str:
     if higher_is_better is None or (isinstance(higher_is_better, float) and math.isnan(higher_is_better)):
         return ""
     return "↑" if bool(higher_is_better) else "↓"
+
+
+def from_subfolder(folder) -> tuple[str, list[tuple[str, pd.DataFrame]], int]:
+    """The Markdown section, HTML tables and seed count K of a seed run kept in
+    ``folder/model_seeds`` (its ``model_seeds.csv``), titled as a separate run; ``("", [], 0)``
+    when there is none."""
+    import os
+
+    path = os.path.join(str(folder), SUBFOLDER, CSV)
+    if not os.path.isfile(path):
+        return "", [], 0
+    table = pd.read_csv(path)
+    if table.empty:
+        return "", [], 0
+    section = markdown_section(table, separate=True)
+    tables = [(f"Model-seed variance ({SUBFOLDER}/): {title}", wide) for title, wide in wide_tables(table)]
+    return section, tables, int(table["k"].max())

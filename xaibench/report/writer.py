@@ -71,11 +71,17 @@ def write_run(run, models: dict | None = None) -> str:
         devices.to_csv(staging / "devices.csv", index=False)
     agreement_md = removal_agreement.markdown_section(agreement, _shared_removal(summary))
     seed_tables: list[tuple[str, pd.DataFrame]] = []
+    seed_k = 0
     if model_seeds.has_model_seeds(per_example):  # --xb-model-seeds K > 1: spread and W over the seeds
         seeds = model_seeds.seed_table(per_example, summary)
-        seeds.to_csv(staging / "model_seeds.csv", index=False)
+        seeds.to_csv(staging / model_seeds.CSV, index=False)
         agreement_md += model_seeds.markdown_section(seeds)
         seed_tables = [(f"Model-seed variance: {title}", wide) for title, wide in model_seeds.wide_tables(seeds)]
+        seed_k = int(seeds["k"].max())
+    else:  # a seed run kept inside this folder (results/reference/model_seeds)
+        kept_md, seed_tables, seed_k = model_seeds.from_subfolder(final)
+        agreement_md += kept_md
+    seeds_separate = bool(seed_tables) and not model_seeds.has_model_seeds(per_example)
     (staging / "summary.md").write_text(_markdown(cfg, summary, cost, ranks, friedman_text, run, agreement_md),
                                         encoding="utf-8")
     (staging / "summary.tex").write_text(
@@ -101,7 +107,7 @@ def write_run(run, models: dict | None = None) -> str:
                  attribution_rows=run.attribution_rows, legend=reporting.LEGEND, reading=RANKS_READING,
                  notes=[removal_text.replace("`", ""),
                         *removal_agreement.disagreements(agreement),
-                        *([model_seeds.explanation(int(seeds["k"].max()))] if seed_tables else []),
+                        *([model_seeds.explanation(seed_k, seeds_separate)] if seed_tables else []),
                         *(note for _, task in reporting.task_groups(summary)
                           for note in reporting.task_notes(task)),
                         *(line.removeprefix("- ") for line in _truncation_lines(run.attribution_rows, escape=str))])
@@ -122,9 +128,10 @@ def _scaling_sweep(folder: Path) -> tuple[list[Path], list[tuple[str, pd.DataFra
     return pictures, tables
 
 
-# Subfolders that other benchmarks write into the same --xb-out folder (benchmarks/test_scaling.py
-# writes scaling/); they are not this run's output, so replacing the run folder keeps them.
-FOREIGN_SUBFOLDERS = (scaling_sweep.SWEEP_FOLDER,)
+# Subfolders that other runs write into the same --xb-out folder (benchmarks/test_scaling.py writes
+# scaling/; a seed run with --xb-out <folder>/model_seeds); they are not this run's output, so
+# replacing the run folder keeps them, and its summary.md and report.html show their tables.
+FOREIGN_SUBFOLDERS = (scaling_sweep.SWEEP_FOLDER, model_seeds.SUBFOLDER)
 
 
 def _publish(staging: Path, final: Path) -> None:
