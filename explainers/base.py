@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from xaibench.core.component import Component
-from xaibench.core.records import Attribution, Unit
+from xaibench.core.records import Attribution, Attributions, Unit
 from xaibench.core.seeding import stable_hash
 
 #: Explainer families: what kind of evidence the scores are.
@@ -111,8 +111,9 @@ class Explainer(Component, abc.ABC):
         return stable_hash(self.seed, self.name, text) % 2**32
 
     # ---- the one verb ------------------------------------------------------------------------
-    def explain(self, model, texts: Sequence[str], targets=None, progress: bool = False) -> list[Attribution]:
-        """Explain ``model`` on ``texts``; one ``Attribution`` per text, in order.
+    def explain(self, model, texts: Sequence[str], targets=None, progress: bool = False) -> Attributions:
+        """Explain ``model`` on ``texts``; one ``Attribution`` per text, in order, as ``Attributions``
+        (a ``list`` that Jupyter shows as highlighted texts on one colour scale).
 
         ``targets``: class index per text, any class of the model (e.g. 1 = "neutral" of a
         three-class model); default the predicted class (that forward pass counts in the cost).
@@ -137,7 +138,7 @@ class Explainer(Component, abc.ABC):
         n_forward0, n_backward0, start = model.n_forward, model.n_backward, time.perf_counter()
         reused0 = _reused(model)
         if not texts:
-            return []
+            return Attributions()
         targets = self._check_targets(model, texts, targets)
 
         units = [model.units(t) for t in texts]
@@ -162,7 +163,7 @@ class Explainer(Component, abc.ABC):
         costs = _amortise(len(texts), model.n_forward - n_forward0, model.n_backward - n_backward0,
                           seconds, peak, *reused)
         info = {"name": self.name, **self.params()}
-        return [
+        return Attributions([
             Attribution(
                 text=text, units=[u.text for u in units[i]], scores=scores[i], target=int(targets[i]),
                 cost=costs[i], explainer=dict(info), spans=tuple((u.start, u.end) for u in units[i]),
@@ -170,7 +171,7 @@ class Explainer(Component, abc.ABC):
                 metadata={"n_units_truncated": 0, **metadata[i], "amortised_over": len(texts)},
             )
             for i, text in enumerate(texts)
-        ]
+        ])
 
     @abc.abstractmethod
     def _attribute(self, model, batch: ExplainBatch) -> list[np.ndarray]:

@@ -3,7 +3,8 @@
 Public interface (see docs/api.md): ``load_model``, ``load_dataset``, ``get_explainer``,
 ``get_metric``, ``evaluate``, ``list_explainers``, ``list_metrics``, ``list_models``,
 ``list_datasets``, ``attribution_from_scores``, ``with_references``, ``plot_attention``,
-``plot_attribution``.
+``plot_attribution``; HTML views: ``attribution_html``, ``compare_html``, ``styled_summary``
+(``xaibench.report.highlight``; ``Attribution`` and ``Attributions`` also render in Jupyter).
 
 The layers, bottom to top (imports flow upward only; ``tests/test_architecture.py`` checks it):
 ``core`` (records, units, registries) and ``datasets``; ``modeling`` (Classifier, engine); ``zoo``
@@ -38,6 +39,11 @@ _LAZY = {
     "with_references": ("xaibench.core.references", "with_references"),
     "plot_attention": ("xaibench.report.explanation_plots", "plot_attention"),
     "plot_attribution": ("xaibench.report.explanation_plots", "plot_attribution"),
+    "read_results": ("xaibench.report.result_files", "read_results"),
+    "Attributions": ("xaibench.core.records", "Attributions"),
+    "attribution_html": ("xaibench.report.highlight", "attribution_html"),
+    "compare_html": ("xaibench.report.highlight", "compare_html"),
+    "styled_summary": ("xaibench.report.highlight", "styled_summary"),
 }
 
 __all__ = sorted(_LAZY)

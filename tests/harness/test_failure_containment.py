@@ -6,6 +6,7 @@ from pathlib import Path
 import pandas as pd
 
 from xaibench.report.writer import write_run
+from xaibench.report.result_files import read_per_example
 
 
 def test_a_metric_that_raises_on_one_example_is_contained(tiny_model, run_tiny_session, tmp_path, monkeypatch):
@@ -48,7 +49,7 @@ def test_an_explainer_that_raises_on_one_example_is_contained(tiny_model, run_ti
 
     monkeypatch.setattr(Occlusion, "explain", flaky)
     session = run_tiny_session(tiny_model, tmp_path, ["great movie", "an awful phone", "nice price"])
-    rows = pd.read_csv(Path(write_run(session.record)) / "per_example.csv")
+    rows = read_per_example(Path(write_run(session.record)))
     occ = rows[rows.explainer == "occlusion"]
     assert set(occ[occ.status == "error"].example_id) == {"e1"}
     assert occ[occ.status == "error"].note.str.contains("ValueError: occlusion broke on purpose").all()

@@ -11,6 +11,7 @@ from xaibench.harness.config import RunConfig, Task, resolve
 from xaibench.harness.session import BenchmarkSession
 from xaibench.report.compare import compare
 from xaibench.report.writer import write_run
+from xaibench.report.result_files import read_per_example
 
 METRICS = ["comprehensiveness", "sufficiency", "deletion_auc", "insertion_auc"]
 
@@ -32,10 +33,11 @@ def run_all(session):
 def test_run_folder_has_every_output_and_recomputable_tables(tiny_model, tmp_path):
     session = make_session(tiny_model, tmp_path)
     out = run_all(session)
-    for name in ["summary.md", "summary.csv", "summary.tex", "per_example.csv", "provenance.json", "curves.csv",
-                 "attributions.jsonl", "ranks.csv", "cost.csv", "report.html"]:
+    for name in ["summary.md", "summary.csv", "summary.tex", "per_example.parquet", "provenance.json",
+                 "curves.parquet", "attributions.parquet", "examples.parquet", "ranks.csv", "cost.csv", "report.html",
+                 "leaderboard.md", "leaderboard.tex"]:
         assert os.path.getsize(os.path.join(out, name)) > 0, name
-    per_example = pd.read_csv(os.path.join(out, "per_example.csv"))
+    per_example = read_per_example(out)
     assert len(per_example) == 2 * len(METRICS) * 6
     summary = pd.read_csv(os.path.join(out, "summary.csv"))
     for _, row in summary.iterrows():  # the table is the mean of the stored per-example values

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from xaibench.report.result_files import read_per_example
 
 pytestmark = pytest.mark.slow  # each test runs the benchmark in subprocesses (15-40 s)
 ROOT = Path(__file__).resolve().parents[2]
@@ -83,7 +84,7 @@ def _sorted(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def _values(out: Path) -> pd.DataFrame:
-    return _sorted(pd.read_csv(out / "per_example.csv"))
+    return _sorted(read_per_example(out))
 
 
 @pytest.fixture(scope="module")
@@ -109,10 +110,10 @@ def reference(task_files, tmp_path_factory) -> pd.DataFrame:
             session.run_cell(cell, progress=False)
     finally:
         torch.set_num_threads(threads)
-    # Through a CSV round trip, as the plugin's per_example.csv is read back.
-    path = cache / "per_example.csv"
-    pd.DataFrame(session.record.per_example).to_csv(path, index=False)
-    return _sorted(pd.read_csv(path))
+    # Through a Parquet round trip, as the run folder's per_example.parquet is read back.
+    path = cache / "per_example.parquet"
+    pd.DataFrame(session.record.per_example).to_parquet(path, index=False)
+    return _sorted(pd.read_parquet(path))
 
 
 def _cached_metric_chunks(cache: Path) -> int:

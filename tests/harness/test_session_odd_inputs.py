@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 
 from xaibench.report.writer import write_run
+from xaibench.report.result_files import read_per_example
 
 ODD_TEXTS = [
     "good " * 150,                                    # far past the tiny model's 64 tokens
@@ -38,7 +39,7 @@ def test_truncation_is_recorded_per_example_and_reported(tiny_model, run_tiny_se
     texts = ["good " * 150, "a short and fine text"]
     session = run_tiny_session(tiny_model, tmp_path, texts, explainers=("occlusion",), dataset="long<b>_%.csv")
     out = Path(write_run(session.record))
-    rows = pd.read_csv(out / "per_example.csv")
+    rows = read_per_example(out)
     dropped = rows.groupby("example_id")["n_units_truncated"].unique()
     assert list(dropped["e1"]) == [0]
     n = int(dropped["e0"][0])

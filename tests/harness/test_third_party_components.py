@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from xaibench.report.result_files import read_per_example, read_attributions
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -129,11 +130,11 @@ def test_entry_point_explainer_runs_in_the_matrix(plugin_path, tmp_path):
     mine = summary[summary["explainer"] == "first_words_first"].set_index("metric")
     assert set(mine.index) == {"comprehensiveness", "unit_count"}
     assert mine.loc["comprehensiveness", "n"] == 6 and pd.notna(mine.loc["comprehensiveness", "mean"])
-    per_example = pd.read_csv(out / "per_example.csv")
+    per_example = read_per_example(out)
     counts = per_example[(per_example["metric"] == "unit_count") & (per_example["explainer"] == "occlusion")]
     assert (counts["value"] >= 3).all() and (counts["status"] == "ok").all()
     # The --xb-param reached the plugin's constructor (validated against its signature).
-    attributions = pd.read_json(out / "attributions.jsonl", lines=True)
+    attributions = read_attributions(out)
     params = attributions[attributions["explainer"] == "first_words_first"]["explainer_params"]
     assert all(p["decay"] == 2.0 for p in params)
     assert all(scores[0] == 2.0 for scores in attributions[attributions["explainer"] == "first_words_first"]["scores"])

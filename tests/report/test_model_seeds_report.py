@@ -13,6 +13,7 @@ import pytest
 from scipy.stats import chi2, friedmanchisquare, spearmanr
 
 from xaibench.report.model_seeds import COLUMNS, has_model_seeds, kendall_w, markdown_section, seed_table
+from xaibench.report.result_files import read_per_example
 
 
 # ---- Kendall's W ------------------------------------------------------------------------------
@@ -168,7 +169,7 @@ def test_run_with_three_seeds_writes_model_seeds_csv(tmp_path, one_torch_thread)
     from xaibench.testing import tiny_classifier
 
     out = run_seeds([tiny_classifier(num_labels=2, seed=s) for s in range(3)], tmp_path)
-    per_example = pd.read_csv(os.path.join(out, "per_example.csv"))
+    per_example = read_per_example(out)
     assert sorted(per_example["model_seed"].unique()) == [0, 1, 2]
     assert set(per_example["base_model"]) == {"tiny"}
     table = pd.read_csv(os.path.join(out, "model_seeds.csv"))
@@ -193,7 +194,7 @@ def test_run_with_three_seeds_writes_model_seeds_csv(tmp_path, one_torch_thread)
 
 def test_one_seed_run_has_seed_columns_but_no_seed_report(tmp_path, tiny_model, one_torch_thread):
     out = run_seeds([tiny_model], tmp_path, explainers=("random", "occlusion"))
-    per_example = pd.read_csv(os.path.join(out, "per_example.csv"))
+    per_example = read_per_example(out)
     assert set(per_example["model_seed"]) == {0} and set(per_example["base_model"]) == {"tiny"}
     assert not os.path.exists(os.path.join(out, "model_seeds.csv"))
     assert "Model-seed variance" not in open(os.path.join(out, "summary.md"), encoding="utf-8").read()

@@ -83,15 +83,19 @@ def test_cjk_labels_use_a_cjk_font_when_installed(model):
         render(fig)
 
 
-def test_missing_cjk_font_warns_and_still_plots(model, monkeypatch):
-    monkeypatch.setattr(plots, "cjk_font_family", lambda: None)
+def test_missing_cjk_font_fails_loudly_instead_of_drawing_boxes(model, monkeypatch):
+    from xaibench.report import fonts
+
+    def none():
+        raise RuntimeError(fonts._HOW_TO_GET_ONE)
+
+    monkeypatch.setattr(fonts, "register_cjk_font", none)
     a = xb.get_explainer("random").explain(model, ["质量很好"])[0]
-    with pytest.warns(UserWarning, match="CJK"):
-        fig = xb.plot_attribution(a)
-    assert len(fig.axes[0].patches) == 4
+    with pytest.raises(RuntimeError, match="pip install mplfonts"):
+        xb.plot_attribution(a)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        xb.plot_attribution(xb.get_explainer("random").explain(model, ["good movie"])[0])  # no CJK, no warning
+        xb.plot_attribution(xb.get_explainer("random").explain(model, ["good movie"])[0])  # no CJK: fine
 
 
 def test_plot_into_a_given_axis_and_empty_text(model):

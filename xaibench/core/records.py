@@ -1,6 +1,7 @@
 """Frozen records that flow between the five rooms: data -> model -> explainers -> metrics -> results."""
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -89,6 +90,24 @@ class Attribution:
         """Unit indices ordered by score descending, ties broken by position (earlier first)."""
         # np.lexsort sorts by the last key first: -score, then position.
         return np.lexsort((np.arange(len(self.scores)), -np.asarray(self.scores, dtype=float)))
+
+    def _repr_html_(self) -> str:
+        """Jupyter: the text highlighted by score, with a legend (``xaibench.report.highlight``)."""
+        return _highlight().attribution_html(self, legend=True)
+
+
+class Attributions(list):
+    """A plain ``list`` of ``Attribution`` (what ``Explainer.explain`` returns) that Jupyter shows
+    as highlighted texts on ONE colour scale (the largest ``|score|`` of all), with a legend."""
+
+    def _repr_html_(self) -> str:
+        return _highlight().attributions_html([a for a in self if isinstance(a, Attribution)])
+
+
+def _highlight():
+    """The display module, found by name at call time (as the registries find components): core
+    stays free of report imports, and importing core never loads the report layer."""
+    return importlib.import_module("xaibench.report.highlight")
 
 
 def _plain(obj):

@@ -49,6 +49,9 @@ def pytest_addoption(parser) -> None:
     group.addoption("--xb-compile", dest="xb_compile", action="store_true", default=False,
                     help="torch.compile the model for the engine's inference passes (for GPUs; gradient explainers "
                          "stay eager). On a CPU compiling MiniLM takes ~1 min and gave only 1.07x on 2 cores")
+    group.addoption("--xb-no-progress", dest="xb_no_progress", action="store_true", default=False,
+                    help="no progress bars (training, cells); by default they reach the terminal despite "
+                         "pytest's output capture (also from pytest-xdist workers); TQDM_DISABLE=1 works too")
     group.addoption("--xb-param", dest="xb_param", action="append", default=None, metavar="NAME.PARAM=VALUE",
                     help="an explainer or metric parameter, e.g. lime.n_samples=200 or "
                          "comprehensiveness.fractions=0.1,0.2 (repeatable)")
@@ -207,9 +210,21 @@ class _XdistHooks:
 _SHARD_KEY = pytest.StashKey[str]()
 
 
+@pytest.hookimpl(trylast=True)
 def pytest_configure(config) -> None:
+    from xaibench.core import progress
+
+    # Bars of training, cells and scaling go to the terminal despite capture (xaibench.core.progress);
+    # trylast: after pytest's terminal reporter exists.
+    progress.attach(config, enabled=not config.getoption("xb_no_progress"))
     if config.pluginmanager.hasplugin("xdist") and not _is_worker(config) and getattr(config.option, "numprocesses", None):
         config.pluginmanager.register(_XdistHooks(config), "xaibench-xdist")
+
+
+def pytest_unconfigure(config) -> None:
+    from xaibench.core import progress
+
+    progress.detach(config)
 
 
 def pytest_sessionfinish(session, exitstatus) -> None:

@@ -19,7 +19,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-ROW_KINDS = ("per_example", "curves", "attribution_rows", "outcome_rows")
+ROW_KINDS = ("per_example", "curves", "attribution_rows", "outcome_rows", "example_rows")
 
 
 @dataclass
@@ -36,6 +36,8 @@ class RunRecord:
     curves: list[dict] = field(default_factory=list)
     attribution_rows: list[dict] = field(default_factory=list)
     outcome_rows: list[dict] = field(default_factory=list)
+    #: One row per explained text and model (``example_row``): gold label, prediction, references.
+    example_rows: list[dict] = field(default_factory=list)
     model_info: dict = field(default_factory=dict)
     dataset_info: dict = field(default_factory=dict)
     torch_threads: int | list[int] | None = None
@@ -49,7 +51,7 @@ class RunRecord:
     def merge(self, shard: dict) -> None:
         """Add a worker's shard (rows appended; infos updated)."""
         for kind in ROW_KINDS:
-            getattr(self, kind).extend(shard[kind])
+            getattr(self, kind).extend(shard.get(kind, []))
         self.model_info.update(shard["model_info"])
         self.dataset_info.update(shard["dataset_info"])
 
@@ -107,6 +109,50 @@ def attribution_row(cell: dict, example_id: str, attribution) -> dict:
     row = attribution.to_dict()
     row["explainer_params"] = row.pop("explainer")
     return {**cell, "example_id": example_id, **row}
+
+
+def example_row(cell: dict, example, model, logits) -> dict:
+    """One ``example_rows`` row: the text of ``example`` with its gold label, the model's prediction
+    from ``logits`` (its output row for the full text; None when unknown) and its reference evidence
+    (character spans of the planted cause and of the human rationale)."""
+    import numpy as np
+
+    from xaibench.core.references import reference_of
+
+    labels = list(getattr(model, "labels", []) or [])
+    row = {k: cell.get(k) for k in ("dataset", "model", "device", "base_model", "model_seed", "task_type")}
+    row.update(example_id=example.id, text=example.text, label=_label_text(example.label, labels))
+    try:
+        reference = reference_of(example)
+    except ValueError:
+        reference = {}
+    row.update(cause=reference.get("cause"), rationale=reference.get("rationale"))
+    if logits is not None:
+        logits = np.asarray(logits, dtype=np.float64)
+        if getattr(model, "task_type", "classification") == "regression":
+            row.update(predicted=f"{float(logits[0]):.3g}", predicted_index=None, probability=None,
+                       predicted_value=float(logits[0]))
+        else:
+            p = np.exp(logits - logits.max())
+            p /= p.sum()
+            k = int(p.argmax())
+            row.update(predicted=labels[k] if k < len(labels) else str(k), predicted_index=k,
+                       probability=float(p[k]), predicted_value=None)
+    return row
+
+
+def _label_text(label, labels: list[str]) -> str:
+    """The gold label as a reader sees it: a class name for an integer class index, else the value."""
+    if isinstance(label, (int,)) and not isinstance(label, bool) and 0 <= label < len(labels) and len(labels) > 1:
+        return labels[label]
+    try:
+        import numpy as np
+
+        if isinstance(label, np.integer) and 0 <= int(label) < len(labels) and len(labels) > 1:
+            return labels[int(label)]
+    except ImportError:  # pragma: no cover
+        pass
+    return str(label)
 
 
 def result_rows(result, positions: list[int]) -> list[dict]:

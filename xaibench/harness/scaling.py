@@ -117,9 +117,9 @@ def measure_scaling(model, pool: Sequence[str], lengths: Sequence[int], explaine
     usable = [n for n in lengths if model.max_length is None or n <= model.max_length]
     bar = None
     if progress:
-        from tqdm.auto import tqdm
+        from xaibench.core.progress import progress_bar
 
-        bar = tqdm(total=len(usable) * len(explainers), desc=f"scaling {model.name}", unit="cell")
+        bar = progress_bar(len(usable) * len(explainers), f"scaling {model.name}", unit="cell")
     # batched: one length per round; every model call inside is batched over the texts
     for n_tokens in usable:
         texts = texts_of_length(model, pool, n_tokens, n_texts)

@@ -31,6 +31,7 @@ from xaibench.harness.run_record import (
     cell_id,
     curve_rows,
     describe_error,
+    example_row,
     metric_row,
     result_rows,
 )
@@ -97,6 +98,7 @@ class BenchmarkSession:
         self._models: dict = {}
         self._datasets: dict = {}
         self._warmed: set = set()    # (model, explainer) pairs already warmed up in this process
+        self._examples_recorded: set = set()  # (task, device, chunk) whose example rows are recorded
         self._chunks_done = 0
 
     # Read-only views of the record, for scripts and tests.
@@ -215,6 +217,7 @@ class BenchmarkSession:
             outcome.attributions[start:] = attributions
             computed |= self._score_chunk(model, metrics, chunk, chunk_key, attributions, columns, outcome, shared,
                                           circular)
+            self._record_examples(model, columns, chunk, shared)
             if bar is not None:
                 bar.update(len(chunk))
             if computed:
@@ -222,6 +225,27 @@ class BenchmarkSession:
         if bar is not None:
             bar.close()
         return self._finish(outcome, started)
+
+    def _record_examples(self, model, columns: dict, chunk, shared) -> None:
+        """Record each text of ``chunk`` once per (model, device): gold label, the model's prediction
+        and probability (read from the chunk's shared table, which holds f of the full texts) and
+        the reference evidence, for the report's example headers and examples.parquet."""
+        key = (columns["dataset"], columns["model"], columns.get("device", "cpu"), chunk[0].id, len(chunk))
+        if key in self._examples_recorded:
+            return
+        self._examples_recorded.add(key)
+        try:
+            table = shared()
+            rows = [table.get(e.text) for e in chunk]
+            missing = [e.text for e, r in zip(chunk, rows) if r is None]
+            if missing:  # no shared table (it could not be built): one batched forward of the texts
+                with model.not_sharing():
+                    extra = iter(model.logits(missing))
+                rows = [r if r is not None else (next(extra), 0.0) for r in rows]
+            logits = [r[0] for r in rows]
+        except Exception:  # a header without the prediction is better than a lost run
+            logits = [None] * len(chunk)
+        self.record.example_rows.extend(example_row(columns, e, model, lg) for e, lg in zip(chunk, logits))
 
     def _finish(self, outcome: CellOutcome, started: float) -> CellOutcome:
         outcome.seconds = time.perf_counter() - started
@@ -358,6 +382,6 @@ def _truncated(attribution) -> int | None:
 
 
 def _progress(total: int, desc: str):
-    from tqdm.auto import tqdm
+    from xaibench.core.progress import progress_bar
 
-    return tqdm(total=total, desc=desc, unit="ex", leave=False, dynamic_ncols=True)
+    return progress_bar(total, desc, unit="ex")

@@ -191,12 +191,13 @@ def _shrink_after_oom(model, failed: np.ndarray, longest: int, rows_per_item: in
 
 
 def progress_bar(progress: bool, total: int, desc: str):
-    """A tqdm bar counting texts when ``progress`` is true, else None."""
+    """A bar counting texts when ``progress`` is true, else None (``xaibench.core.progress``: tqdm
+    outside pytest, the terminal despite output capture under it)."""
     if not progress:
         return None
-    from tqdm.auto import tqdm
+    from xaibench.core.progress import progress_bar as make_bar
 
-    return tqdm(total=total, desc=desc, unit="text", leave=False)
+    return make_bar(total, desc, unit="text")
 
 
 def forward_logits(model: "Classifier", inputs: Sequence, progress: bool = False) -> np.ndarray:

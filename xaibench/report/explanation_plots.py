@@ -1,74 +1,37 @@
 """The two pictures reports use: an attention heatmap and an attribution bar chart.
 
 Both return a ``matplotlib.figure.Figure`` built without pyplot (Agg canvas, no global state), so
-they work headless and in notebooks. Labels are drawn with the default sans-serif font and a CJK
-font as per-glyph fallback when one is installed (Noto Sans CJK, Source Han Sans, WenQuanYi,
-Droid Sans Fallback, ...); without one, Chinese labels render as boxes and a warning says so.
-Colour emoji are not in matplotlib's fonts and render as boxes (matplotlib warns at draw time).
+they work headless and in notebooks. Labels are drawn with the default sans-serif font and the CJK
+font of ``xaibench.report.fonts`` (Noto Sans CJK SC from the ``mplfonts`` dependency, else a system
+CJK font) as per-glyph fallback. Text none of these fonts can draw (most emoji, private-use
+characters) raises ``ValueError`` naming the characters, instead of rendering as boxes.
+Save with ``xaibench.report.figures.save_figure`` for PNG + PDF (CJK embedded) + SVG.
 """
 from __future__ import annotations
 
-import functools
-import os
-import warnings
-
 import numpy as np
 
-_CJK_FAMILIES = (
-    "Noto Sans CJK SC", "Noto Sans CJK JP", "Noto Sans CJK TC", "Noto Sans SC", "Source Han Sans SC",
-    "Source Han Sans CN", "WenQuanYi Zen Hei", "WenQuanYi Micro Hei", "Droid Sans Fallback",
-    "Microsoft YaHei", "SimHei", "PingFang SC", "Hiragino Sans GB", "Arial Unicode MS",
-)
-_CJK_FILE_HINTS = ("notosanscjk", "sourcehansans", "wqy", "droidsansfallback", "msyh", "simhei", "pingfang")
+from xaibench.report import fonts
 
 
-@functools.lru_cache(maxsize=1)
 def cjk_font_family() -> str | None:
-    """Name of an installed font family with CJK glyphs, or None."""
-    from matplotlib import font_manager
-
-    def known() -> str | None:
-        names = {f.name for f in font_manager.fontManager.ttflist}
-        return next((family for family in _CJK_FAMILIES if family in names), None)
-
-    found = known()
-    if found is None:
-        # matplotlib's font cache may predate a font installed later: look on disk once.
-        for path in font_manager.findSystemFonts():
-            if any(hint in os.path.basename(path).lower().replace("-", "") for hint in _CJK_FILE_HINTS):
-                try:
-                    font_manager.fontManager.addfont(path)
-                except Exception:  # noqa: BLE001 - an unreadable font file is simply skipped
-                    continue
-        found = known()
-    return found
-
-
-def _has_cjk(labels) -> bool:
-    import regex
-
-    from xaibench.core.units import _CJK  # the same character classes the unit split treats as CJK
-
-    pattern = regex.compile(f"[{_CJK}]")
-    return any(pattern.search(str(label)) for label in labels)
+    """Name of the font family with CJK glyphs figures use (registered with matplotlib), or None
+    when there is none (``fonts.cjk_font_path`` says how to get one)."""
+    try:
+        return fonts.register_cjk_font()
+    except RuntimeError:
+        return None
 
 
 def _font_family(labels) -> list[str]:
-    """Font family list for text objects: the default sans-serif, then a CJK font as fallback.
+    """Font family list for text objects (``fonts.font_families``), after checking every
+    character of ``labels`` has a glyph in one of them (``ValueError`` otherwise).
 
     Passed to every text object explicitly: tick labels are created at draw time, after any
     ``rc_context`` would have ended."""
-    import matplotlib
-
-    cjk = cjk_font_family()
-    if cjk is None and _has_cjk(labels):
-        warnings.warn(
-            "no font with CJK glyphs found (e.g. install fonts-noto-cjk); Chinese/Japanese/Korean "
-            "labels will render as boxes", stacklevel=3,
-        )
-    families = list(matplotlib.rcParams["font.sans-serif"])[:1]
-    if cjk is not None:
-        families.append(cjk)  # Latin from the default font, CJK glyphs by per-glyph fallback
+    labels = [str(label) for label in labels]
+    families = fonts.font_families(labels)
+    fonts.check_glyphs(labels, families)
     return families
 
 
@@ -109,7 +72,7 @@ def plot_attribution(attribution, ax=None, max_units: int = 40, labels=None):
     title = f"{explainer}: {target}"
     if len(shown) < len(units):
         title += f" (top {len(shown)} of {len(units)} units by |score|)"
-    family = _font_family([*names, target])
+    family = _font_family([*names, title])
     if ax is None:
         fig = _new_figure(7.0, 1.2 + 0.28 * max(len(names), 1))
         ax = fig.add_subplot()
@@ -152,7 +115,7 @@ def plot_attention(model, text: str, layer: int = -1, head_reduction: str = "mea
     tokens = model.tokenizer.convert_ids_to_tokens(ids[0])
     names, groups = _groups(tokens, maps[0], [u.text for u in model.units(text)], level)
     grouped = np.array([[matrix[np.ix_(g, h)].sum(axis=1).mean() for h in groups] for g in groups])
-    family = _font_family(names)
+    family = _font_family([*names, model.name])
     if ax is None:
         side = min(14.0, 2.5 + 0.35 * len(names))
         fig = _new_figure(side + 1.0, side)

@@ -1,6 +1,6 @@
 """Turn per-example rows into the run folder's tables (formats in docs/api.md).
 
-- ``per_example.csv``: one row per (dataset, model, explainer, metric, example_id).
+- ``per_example.parquet``: one row per (dataset, model, explainer, metric, example_id).
 - ``summary.csv``: one row per (dataset, model, explainer, metric): family, mean over finite values,
   95% interval (percentile bootstrap, seeded; Wilson for shares), n, failures, the random-ordering
   reference mean, direction, and whether the metric does not apply / the pair is circular.
@@ -8,7 +8,9 @@
   stability, sanity, cost), explainers x metrics, "mean ± CI half-width", arrows for direction,
   the best explainer and those tied with it in bold (``xaibench.report.statistics``); tasks grouped
   by task type (classification, where f(x) is a class probability, before regression, where
-  f(x) = ŷ/σ), since their values are in different units.
+  f(x) = ŷ/σ), since their values are in different units. Lines stay within ``MARKDOWN_WIDTH``
+  (120) characters: a wide family table is cut into column groups; a metric without a value for
+  any explainer of the task is left out and named under the task; runtimes show in milliseconds.
 """
 from __future__ import annotations
 
@@ -93,29 +95,48 @@ class Cell:
     text: str
     bold: bool = False
     mark: str = ""
+    #: The single best explainer of the column (rank 1): LaTeX underlines it.
+    best: bool = False
 
 
 def _present(value) -> bool:
     return value is not None and not (isinstance(value, float) and math.isnan(value)) and str(value) != ""
 
 
+#: Metrics shown in other units than they are stored in: ``{metric: (display name, factor)}``
+#: (summary.csv keeps seconds; people read milliseconds).
+DISPLAY_UNITS = {"runtime_seconds": ("runtime_ms", 1000.0)}
+#: Cell texts that say "no value here"; a column made only of these is dropped from the tables.
+EMPTY_TEXTS = ("", "n/a")
+
+
+def display_name(metric: str) -> str:
+    return DISPLAY_UNITS.get(metric, (metric, 1.0))[0]
+
+
 def _cell(row, several: bool) -> Cell:
     if _present(row.get("not_applicable")):
         return Cell(str(row["not_applicable"]))
+    factor = DISPLAY_UNITS.get(str(row.get("metric")), (None, 1.0))[1]
+    mean, low, high = (float(row[k]) * factor if row[k] is not None else math.nan
+                       for k in ("mean", "ci_low", "ci_high"))
     if row.get("ci_method") == "wilson":
-        text = _format_share(row["mean"], row["ci_low"], row["ci_high"])
+        text = _format_share(mean, low, high)
     else:
-        text = _format_mean_ci(row["mean"], row["ci_low"], row["ci_high"])
+        text = _format_mean_ci(mean, low, high)
     if row["n_failed"]:
         text += f" ({int(row['n_failed'])} failed)"
     circular = _present(row.get("circular"))
     bold = several and not circular and bool(row.get("tied_best", False))
-    return Cell(text, bold, DAGGER if circular else "")
+    best = several and not circular and _present(row.get("rank")) and float(row["rank"]) == 1.0
+    return Cell(text, bold, DAGGER if circular else "", best)
 
 
 def family_tables(task: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
     """One task's summary rows as ``[(family, explainers x "metric ↑/↓" table of Cell)]``, families
-    in ``FAMILIES`` order; a "(random ordering)" reference row where a metric has one."""
+    in ``FAMILIES`` order; a "(random ordering)" reference row where a metric has one. Columns
+    without a value for any explainer are dropped (named in ``table.attrs["dropped"]``; a family
+    whose every column was dropped comes with no columns)."""
     from xaibench.metrics.base import FAMILIES, declared
 
     explainers = list(dict.fromkeys(task["explainer"]))
@@ -133,18 +154,69 @@ def family_tables(task: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
         for metric in dict.fromkeys(part["metric"]):
             rows = part[part["metric"] == metric].set_index("explainer")
             hib = rows["higher_is_better"].dropna()
-            header = f"{metric}{_arrow(bool(hib.iloc[0]) if len(hib) else None)}"
+            header = f"{display_name(metric)}{_arrow(bool(hib.iloc[0]) if len(hib) else None)}"
             table[header] = pd.Series({e: _cell(rows.loc[e], len(explainers) > 1) if e in rows.index else Cell("")
                                        for e in explainers}, dtype=object)
-            refs = rows["random_reference"].astype(float)
+            refs = rows["random_reference"].astype(float) * DISPLAY_UNITS.get(metric, (None, 1.0))[1]
             if refs.notna().any():
                 if "(random ordering)" not in table.index:
                     table.loc["(random ordering)"] = [Cell("")] * table.shape[1]
                 table.loc["(random ordering)", header] = Cell(_fmt(refs.mean()))
         table = table.map(lambda c: c if isinstance(c, Cell) else Cell(""))
+        # A metric without a value for any explainer of the task (plausibility on a task without
+        # human rationales) is a column of "n/a": dropped, and named under the task's tables.
+        empty = [c for c in table.columns if all(cell.text in EMPTY_TEXTS for cell in table.loc[explainers, c])]
+        table = table.drop(columns=empty)
+        if "(random ordering)" in table.index and all(c.text == "" for c in table.loc["(random ordering)"]):
+            table = table.drop(index="(random ordering)")
         table.index.name = family.replace("_", " ")
-        out.append((family, table))
+        table.attrs["dropped"] = [c.removesuffix(" ↑").removesuffix(" ↓") for c in empty]
+        out.append((family, table))  # kept even when empty: the task's notes name what had no value
     return out
+
+
+def dropped_note(tables: list[tuple[str, pd.DataFrame]]) -> str:
+    """The sentence naming the metrics a task's tables leave out because no explainer has a value."""
+    dropped = [name for _, table in tables for name in table.attrs.get("dropped", [])]
+    if not dropped:
+        return ""
+    return (f"No value on this task (left out of the tables): {', '.join(dropped)} — e.g. plausibility needs "
+            "human rationales, ground truth a planted cause.")
+
+
+def markdown_parts(table: pd.DataFrame, max_width: int = 120) -> list[str]:
+    """``table`` (of strings) as pipe tables whose lines fit ``max_width`` characters: columns are
+    added to a part while its rendered lines fit (each part repeats the row labels)."""
+    def widest(columns) -> int:
+        return max(len(line) for line in table[columns].to_markdown(tablefmt="pipe").splitlines())
+
+    parts, current = [], []
+    for column in table.columns:
+        if current and widest(current + [column]) > max_width:
+            parts.append(current)
+            current = []
+        current.append(column)
+    if current:
+        parts.append(current)
+    return [table[p].to_markdown(tablefmt="pipe") for p in parts] if parts else [table.to_markdown(tablefmt="pipe")]
+
+
+def wrap_prose(markdown: str, width: int = 120) -> str:
+    """Markdown with prose lines wrapped at ``width`` characters (tables, headings and code kept):
+    Markdown joins the wrapped lines of a paragraph again, and the file stays readable as text."""
+    import textwrap
+
+    out, fenced = [], False
+    for line in markdown.split("\n"):
+        if line.startswith("```"):
+            fenced = not fenced
+        if fenced or len(line) <= width or line.lstrip().startswith(("|", "#", "```")):
+            out.append(line)
+            continue
+        indent = "  " if line.startswith(("- ", "* ")) else ""
+        out.append("\n".join(textwrap.wrap(line, width, subsequent_indent=indent, break_long_words=False,
+                                            break_on_hyphens=False)))
+    return "\n".join(out)
 
 
 def circular_notes(task: pd.DataFrame) -> list[str]:
@@ -191,7 +263,7 @@ def task_tables(summary: pd.DataFrame, cost: pd.DataFrame | None = None,
     "mean [Wilson interval]"), bold = best or tied with it, ``DAGGER`` = circular pair."""
     out = []
     for title, task in task_groups(summary):
-        tables = family_tables(task)
+        tables = [(f, t) for f, t in family_tables(task) if t.shape[1]]
         for i, (family, table) in enumerate(tables):
             table = render(table, fmt)
             if i == len(tables) - 1:  # the last table of the task carries cost columns when asked
@@ -255,7 +327,8 @@ LEGEND = ("Cells: mean ± half-width of the 95% bootstrap CI over examples; shar
           "mean [95% Wilson interval]. ↑ higher is better, ↓ lower is better. Bold: the best explainer and "
           "every explainer not significantly different from it (two-sided Wilcoxon signed-rank test paired "
           "over examples, Holm-corrected, α = 0.05). '(random ordering)': the same metric for random unit "
-          "orderings of the same examples. 'deterministic' / 'not gradient-based': the metric does not "
+          "orderings of the same examples; the Holm-adjusted p-value of each explainer against the best is "
+          "the p_value_vs_best column of summary.csv. 'deterministic' / 'not gradient-based': the metric does not "
           "apply to that explainer. † circular pair (the metric recomputes the explainer's own quantity): "
           "shown, never bold, not ranked. Cost: per explained example; the random control is never best on "
           "cost.")
@@ -279,26 +352,50 @@ def markdown_tables(summary: pd.DataFrame, cost: pd.DataFrame | None = None) -> 
         level = "####" if kind is not None else "###"
         # Titles carry user-chosen names (a data file called "a_b|c.csv"): escape them.
         parts.append(f"{level} {md_escape(title)}\n")
-        tables = family_tables(task)
+        all_tables = family_tables(task)
+        tables = [(f, t) for f, t in all_tables if t.shape[1]]
         for i, (_, table) in enumerate(tables):
             rendered = render(table)
             if i == len(tables) - 1:
                 rendered = _with_cost_columns(rendered, cost, task)
-            parts.append(rendered.to_markdown(tablefmt="pipe") + "\n")
-        parts.extend(md_escape(note) + "\n" for note in task_notes(task))
+            parts.extend(part + "\n" for part in markdown_parts(rendered, MARKDOWN_WIDTH))
+        dropped = dropped_note(all_tables)
+        parts.extend(md_escape(note) + "\n" for note in [*task_notes(task), *([dropped] if dropped else [])])
     return "\n".join(parts) + "\n" + LEGEND + "\n"
 
 
-def _fmt(x: float) -> str:
-    # Quality metrics live in [-1, 1] (3 decimals); pass counts and milliseconds need fewer.
+#: Finest precision printed: quality metrics are differences of probabilities, where digits past the
+#: fourth decimal are numerical noise (0.00000012 prints as 0.0000).
+MAX_DECIMALS = 4
+#: Longest line of a summary.md table (wider tables are cut into column groups).
+MARKDOWN_WIDTH = 120
+
+
+def _decimals(x: float) -> int:
+    """Decimals shown for ``x``: quality metrics live in [-1, 1] (3 decimals); pass counts and
+    milliseconds need fewer; values under 0.01 keep 3 significant digits (never scientific notation)."""
     a = abs(x)
     if a >= 100:
-        return f"{x:.0f}"
+        return 0
     if a >= 10:
-        return f"{x:.1f}"
-    if a >= 0.01 or a == 0:
-        return f"{x:.3f}"
-    return f"{x:.2e}"
+        return 1
+    if a >= 0.01 or a == 0 or not math.isfinite(a):
+        return 3
+    return min(MAX_DECIMALS, 2 - math.floor(math.log10(a)))
+
+
+def _fmt(x: float, decimals: int | None = None) -> str:
+    if not math.isfinite(x):
+        return "n/a"
+    out = f"{x:.{_decimals(x) if decimals is None else decimals}f}"
+    return out[1:] if out.startswith("-") and not out.strip("-0.") else out  # no "-0.000"
+
+
+def _fmt_halfwidth(half: float, decimals: int) -> str:
+    """A CI half-width at the mean's precision; one significant digit when that would print 0."""
+    if half > 0 and round(half, decimals) == 0:
+        return f"{half:.{min(MAX_DECIMALS, -math.floor(math.log10(half)))}f}"
+    return f"{half:.{decimals}f}"
 
 
 def _format_share(mean, low, high) -> str:
@@ -312,7 +409,16 @@ def _format_mean_ci(mean, low, high) -> str:
         return "n/a"
     if not (np.isfinite(low) and np.isfinite(high)):
         return _fmt(mean)
-    return f"{_fmt(mean)} ± {_fmt((high - low) / 2)}"
+    if high == low:  # every example gave the same value
+        return f"{_fmt(mean)} ± {0:.{_decimals(mean)}f}"
+    half = (high - low) / 2
+    # The interval sets the precision: the mean to the half-width's second significant digit, never
+    # finer than the mean's own decimals ("-0.010 ± 0.025", not "-0.00992 ± 0.02494").
+    big = _decimals(mean) if abs(mean) >= 10 else 3
+    decimals = min(_decimals(mean), max(big, 1 - math.floor(math.log10(half)))) if half > 0 else _decimals(mean)
+    if abs(mean) < 5e-4 and half < 5e-4:  # zero at the precision quality metrics are read at
+        return f"{_fmt(mean, 3)} ± 0.000"
+    return f"{_fmt(mean, decimals)} ± {_fmt_halfwidth(half, decimals)}"
 
 
 def cost_table(attribution_rows: list[dict]) -> pd.DataFrame:

@@ -1,12 +1,14 @@
 """Write a run folder atomically: everything goes to a hidden staging folder, then one rename.
 
-Files: per_example.csv, summary.csv (with rank and Holm-corrected p_value_vs_best), summary.md,
-summary.tex, ranks.csv, cost.csv, curves.csv, attributions.jsonl, provenance.json, figures/,
-report.html; model_seeds.csv when tasks ran on several model seeds (``xaibench.report.model_seeds``).
+Files: the per-example data as Parquet (per_example.parquet, curves.parquet, attributions.parquet,
+examples.parquet; ``xaibench.report.result_files``, read back with ``xb.read_results``), the tables
+as CSV (summary.csv with rank and Holm-corrected p_value_vs_best, ranks.csv, task_ranks.csv,
+cost.csv), summary.md and summary.tex (per task and family), leaderboard.md and leaderboard.tex (one
+compact table of the run), provenance.json, figures/ (PNG, PDF, SVG), report.html; model_seeds.csv
+when tasks ran on several model seeds (``xaibench.report.model_seeds``).
 """
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import time
@@ -14,9 +16,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from xaibench.core.records import Attribution
 from xaibench.core.storage import atomic_write_json
-from xaibench.report import figures, model_seeds, provenance, removal_agreement, scaling_sweep, statistics
+from xaibench.report import figures, leaderboard, model_seeds, provenance, removal_agreement, result_files, scaling_sweep, statistics
 from xaibench.report import tables as reporting
 from xaibench.report.devices import device_markdown, device_table
 from xaibench.report.html import write_report
@@ -30,7 +31,7 @@ def run_id(profile: str) -> str:
 
 def build_tables(per_example: pd.DataFrame, seed: int) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
     """summary (with stats), across-task ranks and their Friedman test over tasks — everything
-    recomputable from per_example.csv (``statistics.task_ranks`` gives the per-task ranks)."""
+    recomputable from per_example.parquet (``statistics.task_ranks`` gives the per-task ranks)."""
     summary = reporting.summarize(per_example, seed=seed)
     summary = statistics.paired_tests_vs_best(per_example, summary)
     ranks, friedman = statistics.across_task_ranks(statistics.task_ranks(summary))
@@ -53,7 +54,6 @@ def write_run(run, models: dict | None = None) -> str:
     (staging / "figures").mkdir(parents=True)
 
     per_example = pd.DataFrame(run.per_example)
-    per_example.to_csv(staging / "per_example.csv", index=False)
     summary, ranks, friedman = build_tables(per_example, cfg.seed)
     summary.to_csv(staging / "summary.csv", index=False)
     ranks.to_csv(staging / "ranks.csv", index=False)
@@ -64,7 +64,8 @@ def write_run(run, models: dict | None = None) -> str:
     cost = reporting.cost_table(run.attribution_rows)
     cost.to_csv(staging / "cost.csv", index=False)
     curves = pd.DataFrame(run.curves)
-    curves.to_csv(staging / "curves.csv", index=False)
+    example_rows = getattr(run, "example_rows", [])
+    result_files.write_data_files(staging, per_example, curves, run.attribution_rows, example_rows)
     friedman_text = _friedman_sentence(friedman)
     devices = device_table(run.attribution_rows, reference=cfg.devices[0])
     if len(devices):
@@ -86,30 +87,35 @@ def write_run(run, models: dict | None = None) -> str:
                                         encoding="utf-8")
     (staging / "summary.tex").write_text(
         latex_tables(summary, removal_agreement.headline_removal(summary, cfg.metric_params)), encoding="utf-8")
-    with open(staging / "attributions.jsonl", "w", encoding="utf-8") as fh:
-        for row in run.attribution_rows:
-            fh.write(json.dumps(row, ensure_ascii=False, default=_jsonable) + "\n")
+    (staging / "leaderboard.md").write_text(leaderboard.leaderboard_markdown(summary, ranks), encoding="utf-8")
+    (staging / "leaderboard.tex").write_text(leaderboard.leaderboard_latex(summary, ranks), encoding="utf-8")
     atomic_write_json(staging / "provenance.json",
                       provenance.collect(cfg.to_dict(), str(root), run.model_info, run.dataset_info, run.started,
                                          torch_threads=run.torch_threads))
-    pictures = figures.curve_figures(curves, staging / "figures",
-                                     quantities=task_quantities(run.attribution_rows, run.model_info))
+    quantities = task_quantities(run.attribution_rows, run.model_info)
+    curve_pictures = figures.curve_figures(curves, staging / "figures", quantities=quantities, seed=cfg.seed)
     rank_png = figures.rank_figure(ranks, staging / "figures")
-    pictures += [rank_png] if rank_png else []
-    pictures += _example_figures(run, models or {}, staging / "figures")
+    task_figures: dict = {}
+    for dataset, model in dict.fromkeys(zip(summary["dataset"], summary["model"])) if len(summary) else ():
+        stem = f"{figures.slug(dataset)}__{figures.slug(model)}"
+        task_figures[(dataset, model)] = [p for p in curve_pictures if p.stem == f"curves_{stem}"]
+    for (dataset, model), picture in _attention_figures(run, models or {}, staging / "figures").items():
+        task_figures.setdefault((dataset, model), []).append(picture)
     scaling_pictures, scaling_tables = _scaling_sweep(final / scaling_sweep.SWEEP_FOLDER)
     removal_text = _removal_sentence(removal_agreement.headline_removal(summary, cfg.metric_params))
     write_report(staging / "report.html", title=cfg.profile, subtitle=f"profile {cfg.profile}, seed {cfg.seed}, "
                  f"{time.strftime('%Y-%m-%d %H:%M')}",
-                 summary_tables=reporting.task_tables(summary, cost, fmt="html"),
+                 summary=summary, cost=cost, ranks=ranks, friedman=friedman_text,
+                 attribution_rows=run.attribution_rows, example_rows=example_rows, quantities=quantities,
+                 model_info=run.model_info,
+                 task_figures=task_figures, global_figures=[rank_png] if rank_png else [],
+                 extra_figures=scaling_pictures, leaderboard=_leaderboard_html(summary, ranks),
+                 leaderboard_note=leaderboard.NOTE,
                  plain_tables=_agreement_table(agreement) + seed_tables + scaling_tables,
-                 ranks=ranks, friedman=friedman_text, figures=pictures + scaling_pictures,
-                 attribution_rows=run.attribution_rows, legend=reporting.LEGEND, reading=RANKS_READING,
+                 legend=reporting.LEGEND, reading=RANKS_READING,
                  notes=[removal_text.replace("`", ""),
                         *removal_agreement.disagreements(agreement),
                         *([model_seeds.explanation(seed_k, seeds_separate)] if seed_tables else []),
-                        *(note for _, task in reporting.task_groups(summary)
-                          for note in reporting.task_notes(task)),
                         *(line.removeprefix("- ") for line in _truncation_lines(run.attribution_rows, escape=str))])
     _publish(staging, final)
     return str(final)
@@ -149,39 +155,51 @@ def _publish(staging: Path, final: Path) -> None:
         os.replace(staging, final)
 
 
-def _example_figures(run, models: dict, folder: Path) -> list[Path]:
-    """Attribution bar chart of the first example per (task, explainer); attention heatmap of it when
-    the model is loaded in this process."""
+def _attention_figures(run, models: dict, folder: Path) -> dict[tuple[str, str], Path]:
+    """The attention heatmap of each task's first example (seed 0), when the attention explainer ran
+    and its model is loaded in this process: ``{(dataset, model): png}``. (The attributions
+    themselves are shown as highlighted text in report.html, not as bar charts.)"""
     try:
-        from xaibench.report.explanation_plots import plot_attention, plot_attribution
+        from xaibench.report.explanation_plots import plot_attention
     except ImportError:
-        return []
-    import matplotlib.pyplot as plt
-
-
-    written, done = [], set()
+        return {}
+    written: dict = {}
     for row in run.attribution_rows:
-        key = (row["dataset"], row["model"], row["explainer"])
-        if key in done or row.get("model_seed"):  # file names are per (dataset, explainer): seed 0's pictures
+        key = (row["dataset"], row["model"])
+        if key in written or row.get("model_seed") or row["explainer"] != "attention":
             continue
-        done.add(key)
-        a = Attribution.from_dict({**row, "explainer": row.get("explainer_params", {"name": row["explainer"]})})
-        stem = f"{figures.slug(row['dataset'])}__{figures.slug(row['explainer'])}"
-        info = run.model_info.get(f"{row['model']}@{row.get('device', 'cpu')}") or {}
+        model = models.get((row["model"], row.get("device", "cpu")))
+        if model is None:
+            continue
         try:
-            fig = plot_attribution(a, labels=info.get("labels"))
-            written.append(folder / f"attribution_{stem}.png")
-            fig.savefig(written[-1], dpi=100)
-            plt.close(fig)
-            model = models.get((row["model"], row.get("device", "cpu")))
-            if row["explainer"] == "attention" and model is not None:
-                fig = plot_attention(model, a.text)
-                written.append(folder / f"attention_{stem}.png")
-                fig.savefig(written[-1], dpi=100)
-                plt.close(fig)
+            fig = plot_attention(model, row["text"])
+            written[key] = figures.save_figure(
+                fig, folder / f"attention_{figures.slug(row['dataset'])}__{figures.slug(row['model'])}.png")
         except Exception:  # a picture must never cost the run its tables
             continue
     return written
+
+
+def _leaderboard_html(summary: pd.DataFrame, ranks: pd.DataFrame) -> pd.DataFrame:
+    """The leaderboard with HTML cells (escaped; bold parts as <b>)."""
+    import html
+
+    table = leaderboard.leaderboard(summary, ranks, bold="\x00")
+    if table.empty:
+        return table
+
+    def cell(value: str) -> str:
+        parts = []
+        for part in str(value).split(" / "):
+            text = html.escape(part.replace("\x00", ""))
+            parts.append(f"<b>{text}</b>" if part.startswith("\x00") else text)
+        return " / ".join(parts)
+
+    out = table.map(cell)
+    out.columns = [html.escape(c) for c in out.columns]
+    out.index = [html.escape(str(i)) for i in out.index]
+    out.index.name = "explainer"
+    return out
 
 
 def _friedman_sentence(test: dict) -> str:
@@ -252,10 +270,10 @@ def _markdown(cfg, summary, cost, ranks, friedman_text, run, agreement_md: str =
             for example_id, err in list(o["errors"].items())[:5]:
                 lines.append(f"- {cell} / example {reporting.md_escape(example_id)}: {reporting.md_escape(err)}")
             if len(o["errors"]) > 5:
-                lines.append(f"- {cell}: ... {len(o['errors']) - 5} more failed examples (per_example.csv)")
+                lines.append(f"- {cell}: ... {len(o['errors']) - 5} more failed examples (per_example.parquet)")
             for metric, err in o["metric_errors"].items():
                 lines.append(f"- {cell} / {reporting.md_escape(metric)}: {reporting.md_escape(err)}")
-    return "\n".join(lines) + "\n"
+    return reporting.wrap_prose("\n".join(lines)) + "\n"
 
 
 def _truncation_lines(attribution_rows: list[dict], escape=reporting.md_escape) -> list[str]:
@@ -270,12 +288,6 @@ def _truncation_lines(attribution_rows: list[dict], escape=reporting.md_escape) 
             seen[r["example_id"]] = dropped
     return [f"- {escape(d)} · {escape(m)}: {len(ex)} example(s) truncated to the model's max length, "
             f"{sum(ex.values())} unit(s) never seen by the model (scored 0; see the n_units_truncated column "
-            "of per_example.csv)"
+            "of per_example.parquet)"
             for (d, m), ex in counts.items() if ex]
 
-
-def _jsonable(obj):
-    try:
-        return obj.tolist()
-    except AttributeError:
-        return str(obj)

@@ -84,6 +84,27 @@ class BuiltinModel:
         """The saved model card (the model must be built)."""
         return json.loads((self.folder / CARD_FILE).read_text(encoding="utf-8"))
 
+    def training_header(self) -> str:
+        """The line announcing this model's training: its name, why it is trained (first use, or a
+        changed recipe next to an older build), where it is cached and about how long it takes
+        with torch's thread count (the ``train_seconds`` target is for 2 CPU cores)."""
+        import re
+
+        import torch
+
+        from xaibench.core.progress import training_header
+
+        folder = self.folder
+        older = re.compile(re.escape(self.name) + r"-[0-9a-f]{12}")
+        try:
+            changed = any(older.fullmatch(p.name) and p.name != folder.name and (p / CARD_FILE).is_file()
+                          for p in folder.parent.iterdir())
+        except OSError:
+            changed = False
+        reason = "its recipe changed since the cached build" if changed else "first use"
+        return training_header(self.name, folder.parent, self.targets.get("train_seconds"),
+                               torch.get_num_threads(), reason=reason)
+
     def ensure_built(self, progress: bool = True) -> Path:
         """The folder of the trained model, training it first if it is not cached yet."""
         final = self.folder
@@ -94,8 +115,9 @@ class BuiltinModel:
             if self.is_built():  # another process finished it while we waited
                 return final
             if progress:
-                print(f"xaibench: training built-in model {self.name!r} (first use; cached in {final})",
-                      file=sys.stderr)
+                from xaibench.core.progress import announce
+
+                announce(self.training_header())
             staging = Path(tempfile.mkdtemp(prefix=f".staging-{final.name}-", dir=final.parent))
             # mkdtemp makes the folder private (0700); a published cache folder should be as
             # readable as any folder the user creates (umask), e.g. for a shared CI cache.
@@ -128,7 +150,9 @@ def _exclusive(lock_path: Path, progress: bool, name: str):
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             if progress:
-                print(f"xaibench: waiting for another process building {name!r}", file=sys.stderr)
+                from xaibench.core.progress import announce
+
+                announce(f"xaibench: waiting for another process building built-in model {name} (it is trained once)")
             fcntl.flock(handle, fcntl.LOCK_EX)
         try:
             yield

@@ -158,9 +158,9 @@ def train_classifier(
 
     bar = None
     if progress:
-        from tqdm.auto import tqdm
+        from xaibench.core.progress import progress_bar
 
-        bar = tqdm(total=total_steps, desc=desc, unit="step")
+        bar = progress_bar(total_steps, desc, unit="step", leave=True)
     losses: list[float] = []
     examples = tokens = padded_tokens = 0
     start = time.perf_counter()
