@@ -22,7 +22,7 @@ def test_user_text_is_escaped_in_every_report(tiny_model, run_tiny_session, tmp_
     out = Path(write_run(session.record))
     html = (out / "report.html").read_text(encoding="utf-8")
     assert "<script" not in html.lower()
-    assert '">&lt;</i>' in html and '">&amp;</i>' in html     # the text's own units "<" and "&"
+    assert '>&lt;</i>' in html and '>&amp;</i>' in html     # the text's own units "<" and "&"
     assert "rev&lt;script&gt;_|&amp;%.csv" in html
     # summary.md wraps long list items at 120 characters (indented continuation lines): unwrap
     md = (out / "summary.md").read_text(encoding="utf-8").replace("\n  ", " ")

@@ -91,6 +91,7 @@ def test_example_headers_and_marks(page):
     # one <i> per character, nothing between them: no space inserted between Chinese characters
     assert re.search(r"质</i><i [^>]*>量</i><i [^>]*>很", zh)
     assert re.search(r'<i class="[pn] m"[^>]*>犇</i>', zh)  # the planted cause carries the mark class
+    assert re.search(r"<i class=[pn] style=--a:[.0-9]+;--s:[.0-9]+ title=[-.0-9e]+>质</i>", zh)
     assert page.count('<div class="example">') == 4 and "<details><summary>2 more example(s)" in page
 
 

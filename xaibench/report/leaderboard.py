@@ -41,7 +41,8 @@ def _cell(row: pd.Series, factor: float, bold: str = "**") -> str:
     if not isinstance(mean, float) or math.isnan(mean):
         return "n/a"
     mean *= factor
-    text = f"{mean:.3f}" if 0.01 <= abs(mean) < 10 or mean == 0 else f"{mean:.1f}" if abs(mean) >= 10 else f"{mean:.4f}"
+    text = f"{mean:.0f}" if abs(mean) >= 100 else f"{mean:.1f}" if abs(mean) >= 10 else f"{mean:.3f}"
+    text = text[1:] if text.startswith("-") and not text.strip("-0.") else text  # no "-0.000"
     if isinstance(row.get("circular"), str) and row["circular"]:
         text += " †"
     return f"{bold}{text}{bold}" if bool(row.get("tied_best")) and bold else text
@@ -96,6 +97,18 @@ def leaderboard_markdown(summary: pd.DataFrame, ranks: pd.DataFrame, tasks: list
         "ranks.csv of this folder.", ""])
 
 
+_SHORT = {"average rank": "avg.", "faithfulness rank": "faith.", "ground truth rank": "GT",
+          "plausibility rank": "plaus.", "stability rank": "stab.", "sanity rank": "sanity", "cost rank": "cost",
+          "comprehensiveness ↑": "compr. ↑", "seed stability ↑": "seed stab. ↑", "ms / explanation ↓": "ms ↓",
+          "perturbation stability ↑": "pert. stab. ↑", "randomization sanity ↑": "rand. sanity ↑"}
+
+
+def _short_header(column: str) -> str:
+    """A leaderboard header for LaTeX: "compr. ↑" for "comprehensiveness ↑ (reviews-en / reviews-zh)"."""
+    name = column.split(" (")[0]
+    return _SHORT.get(name, name)
+
+
 def leaderboard_latex(summary: pd.DataFrame, ranks: pd.DataFrame, tasks: list[str] | None = None) -> str:
     """``leaderboard.tex``: the same table as one booktabs float that fits a one-column page."""
     from xaibench.report import latex
@@ -114,9 +127,14 @@ def leaderboard_latex(summary: pd.DataFrame, ranks: pd.DataFrame, tasks: list[st
         return " / ".join(parts)
 
     tasks = headline_tasks(summary) if tasks is None else tasks
+    # A page is narrow: short headers, the tasks named once in the caption.
+    short = {c: _short_header(c) for c in plain.columns}
+    plain, marked = plain.rename(columns=short), marked.rename(columns=short)
     body = latex.tabular("explainer", [str(i) for i in plain.index], marked.map(tex), plain)
     caption = latex.escape(
-        f"Leaderboard. Ranks: average over {int(ranks['n_tasks'].max())} task(s) of the per-task mean rank "
-        f"(1 = best). Metric columns: means on {' / '.join(tasks)}; bold: best or not significantly different "
-        "from it (Wilcoxon signed-rank, Holm, α = 0.05); det.: deterministic explainer.")
+        f"Leaderboard. Ranks (avg., per family: faith(fulness), GT = ground truth, plaus(ibility), stab(ility), "
+        f"sanity): average over {int(ranks['n_tasks'].max())} task(s) of the per-task mean rank (1 = best). "
+        f"Metric columns (compr. = comprehensiveness, seed stab. = seed stability, ms per explanation): "
+        f"means on {' / '.join(tasks)}; bold: best or not significantly different from it (Wilcoxon "
+        "signed-rank, Holm, α = 0.05); det.: deterministic explainer.")
     return latex.PREAMBLE + latex.table_float(body, caption, "tab:xb:leaderboard")

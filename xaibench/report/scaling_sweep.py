@@ -15,21 +15,23 @@ SWEEP_EXPONENTS = "scaling_exponents.csv"
 
 def plot_scaling(table: pd.DataFrame, exponents: pd.DataFrame, path) -> None:
     """Log-log plot of seconds per example against tokens, one panel per model, one line per
-    explainer labelled with its fitted exponent. Written atomically as PNG."""
+    explainer labelled with its fitted exponent. Written as PNG with PDF and SVG copies
+    (``figures.save_figure``), each file replaced atomically."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from xaibench.core.storage import atomic_write_bytes
+    from xaibench.report.figures import explainer_styles
 
+    styles = explainer_styles(table["explainer"])  # the same look as in the run's other figures
     models = list(dict.fromkeys(table["model"]))
     fig, axes = plt.subplots(1, len(models), figsize=(5 * len(models), 5.2), squeeze=False)
     for ax, model in zip(axes[0], models):
         sub = table[table["model"] == model]
         for name, group in sub.groupby("explainer", sort=False):
             k = exponents[(exponents["model"] == model) & (exponents["explainer"] == name)]["exponent"]
-            ax.plot(group["tokens"], group["seconds"], marker="o", label=f"{name} (k={float(k.iloc[0]):.2f})")
+            ax.plot(group["tokens"], group["seconds"], ms=4, label=f"{name} (k={float(k.iloc[0]):.2f})", **styles[name])
         ax.set_xscale("log", base=2)
         ax.set_yscale("log")
         ax.set_xlabel("text length (tokens)")
@@ -38,9 +40,15 @@ def plot_scaling(table: pd.DataFrame, exponents: pd.DataFrame, path) -> None:
         # Below the panel: inside it the legend hides the steep lines (occlusion, LIME) it labels.
         ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2, frameon=False)
     fig.tight_layout()
-    import io
+    import os
+    import tempfile
+    from pathlib import Path
 
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=120)
+    from xaibench.report.figures import save_figure
+
+    path = Path(path)
+    with tempfile.TemporaryDirectory(dir=path.parent, prefix=".scaling-") as tmp:
+        save_figure(fig, Path(tmp) / path.name, dpi=120)
+        for written in Path(tmp).iterdir():  # one rename per file: readers never see a partial one
+            os.replace(written, path.parent / written.name)
     plt.close(fig)
-    atomic_write_bytes(path, buf.getvalue())

@@ -25,6 +25,10 @@ from xaibench.report.latex import latex_tables
 from xaibench.report.quantities import task_quantities
 
 
+#: Number format of the CSV tables (summary.csv, cost.csv, ...).
+CSV_FLOATS = "%.12g"
+
+
 def run_id(profile: str) -> str:
     return f"{time.strftime('%Y%m%d-%H%M%S')}-{profile}"
 
@@ -55,14 +59,16 @@ def write_run(run, models: dict | None = None) -> str:
 
     per_example = pd.DataFrame(run.per_example)
     summary, ranks, friedman = build_tables(per_example, cfg.seed)
-    summary.to_csv(staging / "summary.csv", index=False)
+    # 12 significant digits: far below every interval, and a third smaller than repr() floats
+    # (per_example.parquet keeps the full values the means are recomputed from).
+    summary.to_csv(staging / "summary.csv", index=False, float_format=CSV_FLOATS)
     ranks.to_csv(staging / "ranks.csv", index=False)
-    statistics.task_ranks(summary).to_csv(staging / "task_ranks.csv", index=False)
+    statistics.task_ranks(summary).to_csv(staging / "task_ranks.csv", index=False, float_format=CSV_FLOATS)
     agreement = removal_agreement.removal_agreement(summary, cfg.metric_params)
     if len(agreement):
         agreement.to_csv(staging / "removal_agreement.csv", index=False)
     cost = reporting.cost_table(run.attribution_rows)
-    cost.to_csv(staging / "cost.csv", index=False)
+    cost.to_csv(staging / "cost.csv", index=False, float_format=CSV_FLOATS)
     curves = pd.DataFrame(run.curves)
     example_rows = getattr(run, "example_rows", [])
     result_files.write_data_files(staging, per_example, curves, run.attribution_rows, example_rows)
@@ -75,7 +81,7 @@ def write_run(run, models: dict | None = None) -> str:
     seed_k = 0
     if model_seeds.has_model_seeds(per_example):  # --xb-model-seeds K > 1: spread and W over the seeds
         seeds = model_seeds.seed_table(per_example, summary)
-        seeds.to_csv(staging / model_seeds.CSV, index=False)
+        seeds.to_csv(staging / model_seeds.CSV, index=False, float_format=CSV_FLOATS)
         agreement_md += model_seeds.markdown_section(seeds)
         seed_tables = [(f"Model-seed variance: {title}", wide) for title, wide in model_seeds.wide_tables(seeds)]
         seed_k = int(seeds["k"].max())
