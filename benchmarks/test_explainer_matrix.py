@@ -3,7 +3,7 @@
 Each cell explains the task's test examples and scores every selected metric in batched passes;
 the plugin (xaibench.harness.plugin) collects the rows and writes results/<run-id>/. The assertions are the
 invariants every explanation must satisfy, so a broken explainer fails its own cell while the rest of
-the matrix completes (failed examples are also recorded as status=error rows in per_example.csv).
+the matrix completes (failed examples are also recorded as status=error rows in per_example.parquet).
 """
 import numpy as np
 import pytest
