@@ -115,9 +115,8 @@ def example_row(cell: dict, example, model, logits) -> dict:
     """One ``example_rows`` row: the text of ``example`` with its gold label, the model's prediction
     from ``logits`` (its output row for the full text; None when unknown) and its reference evidence
     (character spans of the planted cause and of the human rationale)."""
-    import numpy as np
-
     from xaibench.core.references import reference_of
+    from xaibench.modeling.classifier import _softmax
 
     labels = list(getattr(model, "labels", []) or [])
     row = {k: cell.get(k) for k in ("dataset", "model", "device", "base_model", "model_seed", "task_type")}
@@ -133,8 +132,7 @@ def example_row(cell: dict, example, model, logits) -> dict:
             row.update(predicted=f"{float(logits[0]):.3g}", predicted_index=None, probability=None,
                        predicted_value=float(logits[0]))
         else:
-            p = np.exp(logits - logits.max())
-            p /= p.sum()
+            p = _softmax(logits[None, :])[0]
             k = int(p.argmax())
             row.update(predicted=labels[k] if k < len(labels) else str(k), predicted_index=k,
                        probability=float(p[k]), predicted_value=None)
@@ -143,15 +141,9 @@ def example_row(cell: dict, example, model, logits) -> dict:
 
 def _label_text(label, labels: list[str]) -> str:
     """The gold label as a reader sees it: a class name for an integer class index, else the value."""
-    if isinstance(label, (int,)) and not isinstance(label, bool) and 0 <= label < len(labels) and len(labels) > 1:
-        return labels[label]
-    try:
-        import numpy as np
-
-        if isinstance(label, np.integer) and 0 <= int(label) < len(labels) and len(labels) > 1:
-            return labels[int(label)]
-    except ImportError:  # pragma: no cover
-        pass
+    if isinstance(label, (int, np.integer)) and not isinstance(label, bool) and len(labels) > 1 \
+            and 0 <= int(label) < len(labels):
+        return labels[int(label)]
     return str(label)
 
 

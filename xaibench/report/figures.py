@@ -45,6 +45,11 @@ def slug(text: str) -> str:
     return out
 
 
+def task_figure_name(kind: str, dataset: str, model: str) -> str:
+    """The PNG file name of a task's figure: ``<kind>_<dataset>__<model>.png`` (``slug`` parts)."""
+    return f"{kind}_{slug(dataset)}__{slug(model)}.png"
+
+
 def explainer_styles(names) -> dict[str, dict]:
     """One matplotlib style (``color``, ``marker``, ``linestyle``) per explainer, assigned in sorted
     name order, so an explainer looks the same in every figure built from the same names. Colours
@@ -204,7 +209,7 @@ def curve_figures(curves: pd.DataFrame, folder: Path, quantities: dict | None = 
             fig.legend(handles, labels, loc="outside lower center", ncol=min(len(labels), 5), fontsize=8,
                        frameon=False)
             fig.suptitle(f"{dataset} · {model}  (bands: 95% bootstrap CI of the mean over examples)", fontsize=10)
-        path = save_figure(fig, Path(folder) / f"curves_{slug(dataset)}__{slug(model)}.png")
+        path = save_figure(fig, Path(folder) / task_figure_name("curves", dataset, model))
         written.append(path)
     return written
 

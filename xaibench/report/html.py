@@ -205,15 +205,15 @@ def report_units_html(text: str, units, scores, spans, own_scale: float, shared_
 
 
 def _scale(scores) -> float:
-    finite = np.abs(np.asarray(scores, dtype=float))
-    finite = finite[np.isfinite(finite)]
-    return float(finite.max()) if len(finite) and finite.max() > 0 else 1.0
+    """The row's own colour scale: its largest finite |score| (1 when there is none)."""
+    return highlight._scale_of(np.asarray(scores, dtype=float), None)
 
 
 def _example_block(example_id: str, rows: list[dict], example: dict | None, quantity: str) -> str:
     """One example: its header, then one highlighted row per explainer (own or shared scale)."""
     text = rows[0]["text"]
-    marked_spans = _spans((example or {}).get("cause")) + _spans((example or {}).get("rationale"))
+    cause = _spans((example or {}).get("cause"))
+    marked_spans = cause + _spans((example or {}).get("rationale"))
     shared = max(_scale(r["scores"]) for r in rows)
     lines = []
     for r in rows:
@@ -227,7 +227,7 @@ def _example_block(example_id: str, rows: list[dict], example: dict | None, quan
         lines.append(f'<tr><td class="name">{html_lib.escape(r["explainer"])}</td><td>{body}</td></tr>')
     mark_note = ""
     if marked_spans:
-        kind = "planted cause" if _spans((example or {}).get("cause")) else "human rationale"
+        kind = "planted cause" if cause else "human rationale"
         mark_note = f' <span class="meta">· underlined: {kind}</span>'
     header = html_lib.escape(example_header(example, quantity))
     return (f'<div class="example"><h4>{html_lib.escape(str(example_id))} '
@@ -259,19 +259,16 @@ def task_examples(attribution_rows: list[dict], example_rows: list[dict], quanti
             if not e.get("model_seed")}
     out: dict = {}
     for (dataset, model, device), rows in by_task.items():
-        ids = list(dict.fromkeys(r["example_id"] for r in rows))[:limit]
+        by_id: dict = {}
+        for r in rows:
+            by_id.setdefault(r["example_id"], []).append(r)
+        labels = ((model_info or {}).get(f"{model}@{device}") or {}).get("labels")
         blocks = []
-        for eid in ids:
-            ex_rows = [r for r in rows if r["example_id"] == eid]
-            labels = ((model_info or {}).get(f"{model}@{device}") or {}).get("labels")
+        for eid, ex_rows in list(by_id.items())[:limit]:
             quantity = _quantity(ex_rows, labels, quantities.get((dataset, model), "explained output f(x)"))
             blocks.append(_example_block(eid, ex_rows, info.get((dataset, model, device, str(eid))), quantity))
         out.setdefault((dataset, model), []).extend(blocks)
     return out
-
-
-def _task_title_key(task: pd.DataFrame) -> tuple[str, str]:
-    return task["dataset"].iloc[0], task["model"].iloc[0]
 
 
 def sections(summary: pd.DataFrame, cost: pd.DataFrame | None, task_figures: dict, examples: dict,
@@ -281,22 +278,16 @@ def sections(summary: pd.DataFrame, cost: pd.DataFrame | None, task_figures: dic
 
     out, seen = [], set()
     for title, task in reporting.task_groups(summary):
-        key = _task_title_key(task)
-        all_tables = reporting.family_tables(task)
-        shown = [(f, t) for f, t in all_tables if t.shape[1]]
-        tables = []
-        for i, (family, table) in enumerate(shown):
-            rendered = reporting.render(table, "html")
-            if i == len(shown) - 1:
-                rendered = reporting._with_cost_columns(rendered, cost, task)
-            tables.append({"title": family.replace("_", " "), "html": _table_html(rendered, escape=False)})
-        dropped = reporting.dropped_note(all_tables)
+        key = (task["dataset"].iloc[0], task["model"].iloc[0])
+        shown, notes = reporting.task_display(task, cost, "html")
+        tables = [{"title": family.replace("_", " "), "html": _table_html(rendered, escape=False)}
+                  for family, rendered in shown]
         section_id = anchor(title)
         while section_id in seen:
             section_id += "-"
         seen.add(section_id)
         out.append({"id": section_id, "title": title, "tables": tables,
-                    "notes": [*reporting.task_notes(task), *([dropped] if dropped else [])],
+                    "notes": notes,
                     "figures": [_figure(p, page) for p in task_figures.get(key, [])],
                     "examples": examples.get(key, [])})
     return out

@@ -16,6 +16,8 @@ import math
 
 import pandas as pd
 
+from xaibench.report.tables import _fmt
+
 #: (metric, column label, display factor) shown per headline task.
 COLUMNS = (("comprehensiveness", "comprehensiveness ↑", 1.0),
            ("perturbation_stability", "perturbation stability ↑", 1.0),
@@ -41,8 +43,8 @@ def _cell(row: pd.Series, factor: float, bold: str = "**") -> str:
     if not isinstance(mean, float) or math.isnan(mean):
         return "n/a"
     mean *= factor
-    text = f"{mean:.0f}" if abs(mean) >= 100 else f"{mean:.1f}" if abs(mean) >= 10 else f"{mean:.3f}"
-    text = text[1:] if text.startswith("-") and not text.strip("-0.") else text  # no "-0.000"
+    # summary.md's format, but 3 decimals below 0.01 too: a leaderboard cell is read at a glance.
+    text = _fmt(mean, None if abs(mean) >= 0.01 else 3)
     if isinstance(row.get("circular"), str) and row["circular"]:
         text += " †"
     return f"{bold}{text}{bold}" if bool(row.get("tied_best")) and bold else text

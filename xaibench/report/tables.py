@@ -256,20 +256,24 @@ def render(table: pd.DataFrame, fmt: str = "markdown") -> pd.DataFrame:
     return out
 
 
-def task_tables(summary: pd.DataFrame, cost: pd.DataFrame | None = None,
-                fmt: str = "markdown") -> list[tuple[str, pd.DataFrame]]:
-    """One display table per (dataset, model, device) and metric family: ``[(title, table of
-    strings in fmt)]``; rows explainers, columns "metric ↑/↓" with "mean ± CI half-width" (shares:
-    "mean [Wilson interval]"), bold = best or tied with it, ``DAGGER`` = circular pair."""
+def task_display(task: pd.DataFrame, cost: pd.DataFrame | None = None,
+                 fmt: str = "markdown") -> tuple[list[tuple[str, pd.DataFrame]], list[str]]:
+    """One task's tables and notes as shown in summary.md and report.html: ``[(family, table of
+    strings in fmt)]`` for the families with at least one column (rows explainers, columns
+    "metric ↑/↓" with "mean ± CI half-width", shares "mean [Wilson interval]", bold = best or tied
+    with it, ``DAGGER`` = circular pair; the last table carries the cost columns when the run did not
+    select the cost metrics), and the sentences under them (``task_notes``, then the metrics left
+    out for having no value)."""
+    all_tables = family_tables(task)
+    shown = [(family, table) for family, table in all_tables if table.shape[1]]
     out = []
-    for title, task in task_groups(summary):
-        tables = [(f, t) for f, t in family_tables(task) if t.shape[1]]
-        for i, (family, table) in enumerate(tables):
-            table = render(table, fmt)
-            if i == len(tables) - 1:  # the last table of the task carries cost columns when asked
-                table = _with_cost_columns(table, cost, task)
-            out.append((f"{title} · {family.replace('_', ' ')}", table))
-    return out
+    for i, (family, table) in enumerate(shown):
+        rendered = render(table, fmt)
+        if i == len(shown) - 1:
+            rendered = _with_cost_columns(rendered, cost, task)
+        out.append((family, rendered))
+    dropped = dropped_note(all_tables)
+    return out, [*task_notes(task), *([dropped] if dropped else [])]
 
 
 def task_groups(summary: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
@@ -352,15 +356,10 @@ def markdown_tables(summary: pd.DataFrame, cost: pd.DataFrame | None = None) -> 
         level = "####" if kind is not None else "###"
         # Titles carry user-chosen names (a data file called "a_b|c.csv"): escape them.
         parts.append(f"{level} {md_escape(title)}\n")
-        all_tables = family_tables(task)
-        tables = [(f, t) for f, t in all_tables if t.shape[1]]
-        for i, (_, table) in enumerate(tables):
-            rendered = render(table)
-            if i == len(tables) - 1:
-                rendered = _with_cost_columns(rendered, cost, task)
+        tables, notes = task_display(task, cost)
+        for _, rendered in tables:
             parts.extend(part + "\n" for part in markdown_parts(rendered, MARKDOWN_WIDTH))
-        dropped = dropped_note(all_tables)
-        parts.extend(md_escape(note) + "\n" for note in [*task_notes(task), *([dropped] if dropped else [])])
+        parts.extend(md_escape(note) + "\n" for note in notes)
     return "\n".join(parts) + "\n" + LEGEND + "\n"
 
 

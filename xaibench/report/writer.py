@@ -101,10 +101,9 @@ def write_run(run, models: dict | None = None) -> str:
     quantities = task_quantities(run.attribution_rows, run.model_info)
     curve_pictures = figures.curve_figures(curves, staging / "figures", quantities=quantities, seed=cfg.seed)
     rank_png = figures.rank_figure(ranks, staging / "figures")
-    task_figures: dict = {}
-    for dataset, model in dict.fromkeys(zip(summary["dataset"], summary["model"])) if len(summary) else ():
-        stem = f"{figures.slug(dataset)}__{figures.slug(model)}"
-        task_figures[(dataset, model)] = [p for p in curve_pictures if p.stem == f"curves_{stem}"]
+    by_name = {p.name: p for p in curve_pictures}
+    task_figures = {(d, m): [by_name[n]] for d, m in dict.fromkeys(zip(summary["dataset"], summary["model"]))
+                    if (n := figures.task_figure_name("curves", d, m)) in by_name}
     for (dataset, model), picture in _attention_figures(run, models or {}, staging / "figures").items():
         task_figures.setdefault((dataset, model), []).append(picture)
     scaling_pictures, scaling_tables = _scaling_sweep(final / scaling_sweep.SWEEP_FOLDER)
@@ -179,8 +178,7 @@ def _attention_figures(run, models: dict, folder: Path) -> dict[tuple[str, str],
             continue
         try:
             fig = plot_attention(model, row["text"])
-            written[key] = figures.save_figure(
-                fig, folder / f"attention_{figures.slug(row['dataset'])}__{figures.slug(row['model'])}.png")
+            written[key] = figures.save_figure(fig, folder / figures.task_figure_name("attention", *key))
         except Exception:  # a picture must never cost the run its tables
             continue
     return written
