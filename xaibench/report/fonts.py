@@ -220,6 +220,7 @@ def subset_font(chars: str) -> bytes:
         subsetter.populate(text=chars)
         subsetter.subset(font)
         buffer = io.BytesIO()
+        font.recalcTimestamp = False  # the source's date, not now: the same page bytes on every run
         font.flavor = "woff"
         font.save(buffer)
         return buffer.getvalue()
@@ -278,6 +279,9 @@ def _truetype_subset_family(chars: str) -> str:
                                                              ("licenseDescription", _source_name(src, 13)),
                                                              ("licenseInfoURL", _source_name(src, 14))) if value}})
     builder.setupPost()
+    # The source's date, not now: the same characters give the same font, and the same PDF bytes.
+    builder.font["head"].created = builder.font["head"].modified = src["head"].modified
+    builder.font.recalcTimestamp = False
     folder = Path(tempfile.gettempdir()) / f"xaibench-fonts-{os.getuid() if hasattr(os, 'getuid') else 'user'}"
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"xb-cjk-{digest}.ttf"
