@@ -33,11 +33,14 @@ def run_all(session):
 def test_run_folder_has_every_output_and_recomputable_tables(tiny_model, tmp_path):
     session = make_session(tiny_model, tmp_path)
     out = run_all(session)
-    for name in ["summary.md", "summary.csv", "summary.tex", "per_example.parquet", "provenance.json",
+    for name in ["summary.md", "summary.csv", "summary.tex", "per_example.csv", "per_example.parquet", "provenance.json",
                  "curves.parquet", "attributions.parquet", "examples.parquet", "ranks.csv", "cost.csv", "report.html",
                  "leaderboard.md", "leaderboard.tex"]:
         assert os.path.getsize(os.path.join(out, name)) > 0, name
     per_example = read_per_example(out)
+    # the contract's CSV holds the same rows as the Parquet file read_results uses
+    pd.testing.assert_frame_equal(pd.read_csv(os.path.join(out, "per_example.csv"))[["metric", "value"]],
+                                  per_example[["metric", "value"]])
     assert len(per_example) == 2 * len(METRICS) * 6
     summary = pd.read_csv(os.path.join(out, "summary.csv"))
     for _, row in summary.iterrows():  # the table is the mean of the stored per-example values

@@ -14,7 +14,8 @@ DuckDB or R's arrow):
   value for regression, and the reference evidence (planted cause and human rationale as character
   spans, JSON).
 
-Small tables stay CSV (summary.csv, ranks.csv, cost.csv, ...). Folders written before the Parquet
+Small tables stay CSV (summary.csv, ranks.csv, cost.csv, ...), and ``per_example.csv`` is written
+too (the public contract's file, the same rows as per_example.parquet). Folders written before the Parquet
 layout (``per_example.csv``, ``curves.csv``, ``attributions.jsonl`` with texts inline) are read
 the same way by ``read_results``.
 """

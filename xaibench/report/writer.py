@@ -1,7 +1,8 @@
 """Write a run folder atomically: everything goes to a hidden staging folder, then one rename.
 
-Files: the per-example data as Parquet (per_example.parquet, curves.parquet, attributions.parquet,
-examples.parquet; ``xaibench.report.result_files``, read back with ``xb.read_results``), the tables
+Files: per_example.csv (the public contract's per-example file), the per-example data as Parquet
+(per_example.parquet, curves.parquet, attributions.parquet, examples.parquet;
+``xaibench.report.result_files``, read back with ``xb.read_results``), the tables
 as CSV (summary.csv with rank and Holm-corrected p_value_vs_best, ranks.csv, task_ranks.csv,
 cost.csv), summary.md and summary.tex (per task and family), leaderboard.md and leaderboard.tex (one
 compact table of the run), provenance.json, figures/ (PNG, PDF, SVG), report.html; model_seeds.csv
@@ -58,6 +59,9 @@ def write_run(run, models: dict | None = None) -> str:
     (staging / "figures").mkdir(parents=True)
 
     per_example = pd.DataFrame(run.per_example)
+    # The public contract's file (docs/api.md): every value as CSV, beside the Parquet copy that
+    # read_results uses (typed columns, a twentieth of the size).
+    per_example.to_csv(staging / "per_example.csv", index=False)
     summary, ranks, friedman = build_tables(per_example, cfg.seed)
     # 12 significant digits: far below every interval, and a third smaller than repr() floats
     # (per_example.parquet keeps the full values the means are recomputed from).
