@@ -13,6 +13,8 @@ COST_KEYS = {"n_forward", "n_backward", "seconds", "peak_mem_bytes"}
 
 def test_cell(xb_cell, xb_session):
     outcome = xb_session.run_cell(xb_cell)
+    if outcome.not_run:  # e.g. a learned sentence generator trained for another model: nothing to check
+        pytest.skip(outcome.not_run)
     model = xb_session.model(xb_cell.task.model, xb_cell.device)
     assert len(outcome.attributions) == len(outcome.example_ids)
     for attribution in outcome.attributions:

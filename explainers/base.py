@@ -24,8 +24,9 @@ from xaibench.core.component import Component
 from xaibench.core.records import Attribution, Attributions, Unit
 from xaibench.core.seeding import stable_hash
 
-#: Explainer families: what kind of evidence the scores are.
-FAMILIES = ("control", "attention", "gradient", "perturbation")
+#: Explainer families: what kind of evidence the scores are. ``natural_language``: the explanation
+#: is a sentence, and the scores are the units it cites (``explainers/_sentence.py``).
+FAMILIES = ("control", "attention", "gradient", "perturbation", "natural_language")
 
 
 @dataclass
@@ -64,6 +65,13 @@ class Explainer(Component, abc.ABC):
     quantity its scores *are*, when a metric could recompute it: ``"leave_one_out"`` for the
     output drop of removing one unit). ``xaibench.metrics.circularity`` reads the last two to find
     explainer/metric pairs where the metric only re-measures what the explainer computed.
+    ``profiles``: the built-in profiles whose default runs select it (None: every profile that
+    selects default explainers; see ``in_default_runs``).
+
+    Two hooks take the model: ``unavailable_for(model)`` says why the explainer cannot explain
+    that model at all (a learned generator trained for another classifier), so a run records the
+    cell as not run instead of failing every example; ``cache_identity(model)`` adds what the
+    results depend on beyond the parameters (the weights of a built-in generator) to cache keys.
 
     Parameters are constructor keyword arguments stored unchanged (``params()`` reads them back), so
     ``get_explainer(a.explainer["name"], **params)`` rebuilds the same explainer.
@@ -89,6 +97,8 @@ class Explainer(Component, abc.ABC):
     removal: ClassVar[str | None] = None
     #: The quantity the scores are, when it is one a metric can recompute ("leave_one_out"), else None.
     computes: ClassVar[str | None] = None
+    #: Built-in profiles that select it by default (None: all of them).
+    profiles: ClassVar[tuple[str, ...] | None] = None
 
     def __init__(self, *, seed: int = 0, output: str | None = None) -> None:
         self.seed = seed
@@ -105,6 +115,15 @@ class Explainer(Component, abc.ABC):
         metrics' (``Metric.shared_inputs``), and serves them from a shared table. Default: x itself
         (the forward pass that picks the predicted target)."""
         return (text,)
+
+    def unavailable_for(self, model) -> str | None:
+        """Why this explainer cannot explain ``model`` at all (one sentence), or None (default)."""
+        return None
+
+    def cache_identity(self, model) -> dict:
+        """What explanations of ``model`` depend on besides ``params()`` (e.g. a generator's
+        weights), for cache keys; default nothing."""
+        return {}
 
     def example_seed(self, text: str) -> int:
         """The seed of one example: a stable hash of (seed, explainer name, text), in [0, 2**32)."""

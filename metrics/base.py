@@ -28,7 +28,7 @@ from xaibench.metrics.records import ExampleScore, MetricResult, ModelInput, Req
 __all__ = ["ExampleScore", "Metric", "MetricResult", "ModelInput", "Request"]
 
 #: Metric families, in the order tables show them.
-FAMILIES = ("faithfulness", "ground_truth", "plausibility", "stability", "sanity", "cost")
+FAMILIES = ("faithfulness", "ground_truth", "plausibility", "natural_language", "stability", "sanity", "cost")
 
 
 class Metric(Component):
@@ -58,8 +58,18 @@ class Metric(Component):
       (``xaibench.metrics.circularity``).
     - ``variant_of``: the registered metric this one re-asks with another removal (its ``removal``
       fact: "mask", "soft"), or None; the removal-agreement report pairs them.
-    - ``not_applicable_to(explainer facts)``: a short reason ("deterministic") when the metric
-      says nothing about that explainer; the run then records the reason instead of a value.
+    - ``explainer_family``: the explainer family the metric is about (``"natural_language"``: it
+      reads the sentence of a sentence explanation), or None for every explainer. Runs select such
+      a metric exactly when they run an explainer of that family (whatever the profile's metric
+      families), it is not applicable to the others, and it stays out of the across-task ranks
+      (it does not compare every explainer).
+    - ``reference_label``: what the reference row of the tables is called ("random ordering";
+      "shuffled explanation" for the sentence metrics, whose reference gives each text another
+      text's sentence).
+    - ``not_applicable_to(explainer)``: a short reason ("deterministic") when the metric says
+      nothing about that explainer (an instance, or its class or registry spec: its declared
+      facts); the run then records the reason instead of a value. Default: the
+      ``explainer_family`` rule.
 
     Constructor keyword arguments are stored as attributes of the same name (``params()`` reads
     them back through the signature), and ``requests`` + ``compute`` or ``evaluate`` are
@@ -76,11 +86,16 @@ class Metric(Component):
     profile_params: ClassVar[dict] = {}
     recomputes: ClassVar[str | None] = None
     variant_of: ClassVar[str | None] = None
+    explainer_family: ClassVar[str | None] = None
+    reference_label: ClassVar[str] = "random ordering"
 
     @classmethod
     def not_applicable_to(cls, explainer) -> str | None:
-        """None when the metric applies to the explainer whose facts (class or registry spec)
-        are ``explainer``; otherwise a short reason shown in its table cell. Default: applies."""
+        """None when the metric applies to ``explainer`` (an instance, or its class or registry
+        spec); otherwise a short reason shown in its table cell. Default: applies, unless the
+        metric declares an ``explainer_family`` the explainer is not of."""
+        if cls.explainer_family and getattr(explainer, "family", None) != cls.explainer_family:
+            return f"not {cls.explainer_family.replace('_', ' ')}"
         return None
 
     def removal_rule(self) -> str | None:
@@ -92,6 +107,12 @@ class Metric(Component):
     def requests(self, model, attribution) -> Request:
         """The inputs whose explained output this metric needs for ``attribution``."""
         raise NotImplementedError
+
+    def chunk_requests(self, model, attributions: Sequence) -> list[Request]:
+        """The requests of a chunk of attributions, one per attribution in order. Default: each
+        attribution's ``requests``; a metric whose inputs depend on the other attributions of the
+        chunk (the sentence metrics' shuffled reference) overrides this instead."""
+        return [self.requests(model, a) for a in attributions]
 
     def compute(self, model, attribution, request: Request, outputs: np.ndarray) -> ExampleScore:
         """Score one attribution from ``outputs[i]`` = f(``request.inputs[i]``), where f is the
@@ -108,7 +129,7 @@ class Metric(Component):
     @property
     def declares_requests(self) -> bool:
         """True when the metric uses protocol 1 (the engine batches it with the others)."""
-        return type(self).requests is not Metric.requests
+        return type(self).requests is not Metric.requests or type(self).chunk_requests is not Metric.chunk_requests
 
     # ---- protocol 2: evaluate on its own ------------------------------------------------------
     def evaluate(self, model, attributions: Sequence) -> MetricResult:

@@ -83,13 +83,20 @@ def score_chunk(model, metrics: Sequence, attributions: Sequence,
 
 
 def plan_chunk(model, metrics: Sequence, attributions: Sequence):
-    """Every metric's request for every attribution, and the distinct inputs they need.
+    """Every metric's request for every attribution (``Metric.chunk_requests``), and the distinct
+    inputs they need.
 
     Returns ``(plans, inputs, positions)``: ``plans[m][i]`` is metric m's ``Request`` for
     attribution i, ``inputs`` the distinct model inputs in first-seen order, and
     ``positions[m][i]`` the index in ``inputs`` of each of ``plans[m][i].inputs``.
     """
-    plans: list[list[Request]] = [[m.requests(model, a) for a in attributions] for m in metrics]
+    plans: list[list[Request]] = []
+    for m in metrics:
+        plan = list(m.chunk_requests(model, attributions))
+        if len(plan) != len(attributions):
+            raise TypeError(f"metric {m.name!r}: chunk_requests gave {len(plan)} requests for {len(attributions)} "
+                            "attributions")
+        plans.append(plan)
     slots: dict[ModelInput, int] = {}
     positions = [[np.fromiter((slots.setdefault(x, len(slots)) for x in r.inputs), dtype=np.int64,
                               count=len(r.inputs)) for r in row] for row in plans]

@@ -76,7 +76,10 @@ def _wrap(model: Classifier, hf_model, stage: str) -> Classifier:
     return Classifier(
         hf_model, model.tokenizer, name=f"{model.name}[randomized:{stage}]", device=model.device,
         max_length=model.max_length, token_budget=model.token_budget, max_batch=model.max_batch,
-        target_std=model.target_std, info={**model.info, "randomized": stage},
+        target_std=model.target_std,
+        # "randomized_from": components tied to the original model (a sentence generator trained
+        # for it) keep serving the copy, so the sanity check sees what randomizing the weights does.
+        info={**model.info, "randomized": stage, "randomized_from": model.info.get("randomized_from", model.name)},
     )
 
 

@@ -227,7 +227,7 @@ class SeedStability(Metric):
         for members in groups.values():
             spec = attributions[members[0]].explainer
             try:
-                deterministic = bool(type(rebuild_explainer(spec)).deterministic)
+                deterministic = bool(rebuild_explainer(spec).deterministic)
             except ValueError as exc:
                 for i in members:
                     rows[i] = (float("nan"), str(exc), {})

@@ -35,6 +35,7 @@ _LAZY = {
     "list_metrics": ("xaibench.api", "list_metrics"),
     "list_models": ("xaibench.api", "list_models"),
     "list_datasets": ("xaibench.api", "list_datasets"),
+    "list_generators": ("xaibench.api", "list_generators"),
     "attribution_from_scores": ("xaibench.api", "attribution_from_scores"),
     "with_references": ("xaibench.core.references", "with_references"),
     "plot_attention": ("xaibench.report.explanation_plots", "plot_attention"),

@@ -35,6 +35,11 @@ def list_models() -> list[str]:
     return registry.models.names()
 
 
+def list_generators() -> list[str]:
+    """The built-in sentence generators (the ``nl_generator`` explainer's models)."""
+    return registry.generators.names()
+
+
 def list_datasets() -> list[str]:
     return registry.datasets.names()
 

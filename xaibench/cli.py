@@ -1,10 +1,11 @@
 """The ``xaibench`` console script.
 
 - ``xaibench prepare [--model NAME ...] [--model-seeds K]``: build (train and cache) built-in models
-  now, so a later benchmark run does not pay for it; prints each model card's numbers. With
+  and sentence generators now, so a later benchmark run does not pay for it; prints each model
+  card's numbers. With
   ``--model-seeds K`` it builds seeds 0..K−1 of each (``<model>``, ``<model>-seed1``, ...; what
   ``pytest benchmarks/ --xb-model-seeds K`` runs on).
-- ``xaibench list``: the registered models, datasets, explainers and metrics.
+- ``xaibench list``: the registered models, sentence generators, datasets, explainers and metrics.
 """
 from __future__ import annotations
 
@@ -22,7 +23,9 @@ def _prepare(args: argparse.Namespace) -> int:
         k = check_model_seeds(args.model_seeds)
     except ValueError as exc:  # the run's sentence, with this command's flag
         raise ValueError(str(exc).replace("--xb-model-seeds", "--model-seeds")) from None
-    names = args.model or registry.models.names()
+    names = args.model or registry.models.names() + registry.generators.names()
+    generators = [name for name in names if name in registry.generators]
+    names = [name for name in names if name not in registry.generators]
     for name in names:
         if builtin_model(name) is None:
             registry.models.factory(name)  # fail on a typo before training anything
@@ -33,7 +36,27 @@ def _prepare(args: argparse.Namespace) -> int:
         model = builtin_model(name)
         folder = model.ensure_built(progress=not args.quiet)
         print(format_card(name, folder, model.card()))
+    # Sentence generators after the classifiers they explain (a generator's build loads its classifier).
+    for name in generators:
+        generator = registry.generators.create(name)
+        folder = generator.ensure_built(progress=not args.quiet)
+        print(format_generator_card(name, folder, generator.card()))
     return 0
+
+
+def format_generator_card(name: str, folder, card: dict) -> str:
+    """A sentence generator's card as a few lines: what it explains, its held-out agreement with
+    its teacher, and what building it took."""
+    agreement = ", ".join(f"{k} {v:g}" for k, v in (card.get("held_out_agreement") or {}).items()) or "n/a"
+    sizes = card.get("sizes", {})
+    return "\n".join([
+        f"{name}  ({folder})",
+        f"  explains            {card.get('classifier')} (teacher: verbalized {card.get('teacher')}; "
+        f"conditioning: {card.get('conditioning')})",
+        f"  held-out agreement  {agreement}  (n={sizes.get('held_out')})",
+        f"  built from          {sizes.get('train')} pairs: pairs {card.get('pairs_seconds')} s, training "
+        f"{card.get('train_seconds')} s ({card.get('num_threads')} threads; build {card.get('build_seconds')} s)",
+    ])
 
 
 def format_card(name: str, folder, card: dict) -> str:
@@ -55,7 +78,7 @@ def format_card(name: str, folder, card: dict) -> str:
 def _list(args: argparse.Namespace) -> int:
     from xaibench import api
 
-    groups = {"models": api.list_models, "datasets": api.list_datasets,
+    groups = {"models": api.list_models, "generators": api.list_generators, "datasets": api.list_datasets,
               "explainers": api.list_explainers, "metrics": api.list_metrics}
     for title, list_names in groups.items():
         try:
@@ -72,7 +95,8 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     prepare = commands.add_parser("prepare", help="train and cache the built-in models now")
     prepare.add_argument("--model", action="append", metavar="NAME",
-                         help="a built-in model name (repeatable; default: all built-in models)")
+                         help="a built-in model or sentence generator name (repeatable; default: all built-in "
+                              "models, then all built-in sentence generators)")
     prepare.add_argument("--model-seeds", metavar="K", default=None,
                          help="also build seeds 1..K-1 of each model (<model>-seed<s>: the recipe retrained with "
                               "seed s on the same data; default 1: the models only)")

@@ -45,3 +45,69 @@ def tiny_classifier(
     model = BertForSequenceClassification(config)
     return Classifier(model, tokenizer, name=f"tiny-{'regression' if regression else num_labels}", device=device,
                       max_length=max_length, **options)
+
+
+class BagOfWords(torch.nn.Module):
+    """A transparent stand-in for a Hugging Face sequence classifier: the last output's logit is
+    ``bias`` plus the sum of the text's token weights (the other class's logit is 0), so every
+    explained output can be computed by hand. ``mask_weight``: the weight of the mask token."""
+
+    def __init__(self, tokenizer, weights: dict, bias: float = 0.0, mask_weight: float = 0.0,
+                 regression: bool = False, labels: Sequence[str] = ("negative", "positive"),
+                 max_length: int = 128) -> None:
+        super().__init__()
+        from types import SimpleNamespace
+
+        vocab = tokenizer.get_vocab()
+        n_out = 1 if regression else len(labels)
+        table = torch.zeros(len(vocab), n_out, dtype=torch.float64)
+        for token, w in weights.items():
+            table[vocab[token], -1] = w
+        if tokenizer.mask_token_id is not None:
+            table[tokenizer.mask_token_id, -1] = mask_weight
+        self.table = torch.nn.Parameter(table, requires_grad=False)
+        self.bias = bias
+        names = ("value",) if regression else tuple(labels)
+        self.config = SimpleNamespace(num_labels=n_out, id2label=dict(enumerate(names)),
+                                      problem_type="regression" if regression else "single_label_classification",
+                                      max_position_embeddings=max_length)
+
+    def forward(self, input_ids, attention_mask=None, **kwargs):
+        from types import SimpleNamespace
+
+        logits = (self.table[input_ids] * attention_mask[..., None]).sum(1)
+        logits[:, -1] += self.bias
+        return SimpleNamespace(logits=logits)
+
+
+def bag_of_words_classifier(weights: dict, bias: float = 0.0, *, mask_weight: float = 0.0, regression: bool = False,
+                            labels: Sequence[str] = ("negative", "positive"), name: str = "bow",
+                            **options) -> Classifier:
+    """A ``Classifier`` around ``BagOfWords``: the vocabulary is the weighted tokens (names in
+    ``[...]`` are the tokenizer's specials, e.g. ``"[UNK]"``); ``options`` go to ``Classifier``."""
+    tokenizer = vocab_tokenizer([t for t in weights if not t.startswith("[")])
+    return Classifier(BagOfWords(tokenizer, weights, bias, mask_weight, regression, labels), tokenizer, name=name,
+                      **options)
+
+
+#: The words ``keyword_sentences`` quotes when a text contains them.
+KEYWORDS = ("not", "good", "bad", "great", "awful", "好", "差", "不")
+
+
+def keyword_sentences(texts: Sequence[str], labels: Sequence[str]) -> list[str]:
+    """A deterministic sentence generator for tests (``nl_callable``): "Predicted <label>, mainly
+    because of “w1” and “w2”." quoting the ``KEYWORDS`` each text contains (in keyword order), or
+    "Predicted <label>; nothing stands out." when it contains none."""
+    from xaibench.core.units import split_units
+
+    out = []
+    for text, label in zip(texts, labels):
+        words = {u.text.casefold() for u in split_units(text)}
+        cited = [w for w in KEYWORDS if w in words]
+        if not cited:
+            out.append(f"Predicted {label}; nothing stands out.")
+            continue
+        quoted = [f"“{w}”" for w in cited]
+        listed = quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " and " + quoted[-1]
+        out.append(f"Predicted {label}, mainly because of {listed}.")
+    return out

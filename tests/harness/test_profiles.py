@@ -83,3 +83,23 @@ def test_contrast_hit_parameters_are_validated_from_its_signature():
     assert config.metric_params["contrast_hit@3"] == {"max_candidates": 8}
     with pytest.raises(OptionError, match="has no parameter 'k'"):
         resolve({"profile": "quick", "param": ["contrast_hit@3.k=5"]})
+
+
+SENTENCE_METRICS = ["cited_comprehensiveness", "cited_sufficiency", "citation_precision", "label_agreement",
+                    "counterfactual_mention"]
+
+
+def test_sentence_explainers_run_in_quick_and_full_and_bring_their_metrics():
+    assert profile_explainers("smoke") == profile_explainers()
+    for profile in ("quick", "full"):
+        assert profile_explainers(profile) == profile_explainers() + ["nl_template", "nl_generator"]
+        assert profile_metrics(profile)[19:24] == SENTENCE_METRICS
+    assert not set(SENTENCE_METRICS) & set(profile_metrics("smoke"))
+    # Naming sentence explainers in a smoke run scores their sentences too, whatever the profile's families.
+    config = resolve({"explainers": "nl_template,nl_generator", "dataset": "reviews-en"})
+    assert list(config.explainers) == ["nl_template", "nl_generator"]
+    assert set(SENTENCE_METRICS) <= set(config.metrics) and "comprehensiveness" in config.metrics
+    # ... and a quick run without them does not carry metrics that apply to nothing.
+    assert not set(SENTENCE_METRICS) & set(resolve({"profile": "quick", "explainers": "occlusion"}).metrics)
+    assert resolve({"profile": "quick", "param": ["nl_template.source=lime"]}).explainers["nl_template"] == {
+        "source": "lime"}

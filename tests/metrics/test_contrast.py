@@ -2,7 +2,6 @@
 bag-of-words classifier and on a tiny random BERT."""
 from __future__ import annotations
 
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -12,33 +11,16 @@ import xaibench as xb
 from xaibench.datasets.vader_lexicon import vader_lexicon
 from xaibench.metrics.contrast import contrast_pairs
 from xaibench.metrics.contrast_edits import candidate_edits, chinese_antonyms, english_antonyms
-from xaibench.modeling.classifier import Classifier
-from xaibench.modeling.tokenization import vocab_tokenizer
-from xaibench.testing import tiny_classifier
+from xaibench.testing import bag_of_words_classifier, tiny_classifier
 
 # Class-1 logit = sum of the token weights: "not" outweighs any sentiment word, so negation flips.
 WEIGHTS = {"good": 3.0, "bad": -2.0, "great": 2.0, "terrible": -2.5, "not": -8.0, "the": 0.0, "movie": 0.0,
            "is": 0.0, "was": 0.0, "plot": 0.0, "a": 0.0, "and": 0.0}
 
 
-class BagOfWords(torch.nn.Module):
-    def __init__(self, tokenizer, weights: dict):
-        super().__init__()
-        table = torch.zeros(len(tokenizer.get_vocab()), 2, dtype=torch.float64)
-        for token, w in weights.items():
-            table[tokenizer.get_vocab()[token], 1] = w
-        self.table = torch.nn.Parameter(table, requires_grad=False)
-        self.config = SimpleNamespace(num_labels=2, id2label={0: "neg", 1: "pos"},
-                                      problem_type="single_label_classification", max_position_embeddings=64)
-
-    def forward(self, input_ids, attention_mask=None, **kwargs):
-        return SimpleNamespace(logits=(self.table[input_ids] * attention_mask[..., None]).sum(1))
-
-
 @pytest.fixture(scope="module")
 def bow():
-    tokenizer = vocab_tokenizer(list(WEIGHTS))
-    return Classifier(BagOfWords(tokenizer, WEIGHTS), tokenizer, name="bow-contrast")
+    return bag_of_words_classifier(WEIGHTS, labels=("neg", "pos"), name="bow-contrast", max_length=64)
 
 
 # ---- candidate edits ----------------------------------------------------------------------------

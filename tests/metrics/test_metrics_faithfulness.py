@@ -3,11 +3,9 @@ the metric engine (one de-duplicated pass per chunk)."""
 from __future__ import annotations
 
 import math
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
-import torch
 
 import xaibench as xb
 from xaibench.api import attribution_from_scores
@@ -18,7 +16,7 @@ from xaibench.metrics.evaluation import evaluate_metrics
 from xaibench.metrics.loo import kendall_tau_b
 from xaibench.metrics.removal import top_k_count, unit_orderings
 from xaibench.modeling.classifier import Classifier
-from xaibench.modeling.tokenization import vocab_tokenizer
+from xaibench.testing import bag_of_words_classifier
 
 FOUR = ("comprehensiveness", "sufficiency", "deletion_auc", "insertion_auc")
 ALL = (*FOUR, "loo_correlation")
@@ -29,34 +27,9 @@ BIAS = 0.25
 MASK_WEIGHT = 0.5
 
 
-class BagOfWords(torch.nn.Module):
-    """Looks like an HF sequence classifier: logits = bias + sum of per-token weight rows."""
-
-    def __init__(self, tokenizer, weights: dict, bias: float, mask_weight: float = 0.0, regression: bool = False):
-        super().__init__()
-        vocab = tokenizer.get_vocab()
-        n_out = 1 if regression else 2
-        table = torch.zeros(len(vocab), n_out, dtype=torch.float64)
-        for token, w in weights.items():
-            table[vocab[token], -1] = w
-        table[tokenizer.mask_token_id, -1] = mask_weight
-        self.table = torch.nn.Parameter(table, requires_grad=False)
-        self.bias = bias
-        self.config = SimpleNamespace(num_labels=n_out, id2label={i: f"L{i}" for i in range(n_out)},
-                                      problem_type="regression" if regression else "single_label_classification",
-                                      max_position_embeddings=128)
-
-    def forward(self, input_ids, attention_mask=None, **kwargs):
-        rows = self.table[input_ids] * attention_mask[..., None]
-        logits = rows.sum(1)
-        logits[:, -1] += self.bias
-        return SimpleNamespace(logits=logits)
-
-
 def bow_classifier(mask_weight: float = MASK_WEIGHT, regression: bool = False, weights=WEIGHTS, **kw) -> Classifier:
-    tokenizer = vocab_tokenizer([t for t in weights if not t.startswith("[")])
-    return Classifier(BagOfWords(tokenizer, weights, BIAS, mask_weight, regression), tokenizer, name="bow",
-                      target_std=kw.pop("target_std", None), **kw)
+    return bag_of_words_classifier(weights, BIAS, mask_weight=mask_weight, regression=regression,
+                                   labels=("L0", "L1"), target_std=kw.pop("target_std", None), **kw)
 
 
 @pytest.fixture(scope="module")

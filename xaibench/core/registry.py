@@ -11,7 +11,8 @@ Registries find their members themselves (``discover``), the first time a name i
   ``xaibench.metrics``, ...) whose name does not start with ``_`` is imported, and importing it
   registers what it defines. Adding an explainer is adding one file.
 - **entry points**: third-party packages add components through the entry-point groups
-  ``xaibench.explainers``, ``xaibench.metrics``, ``xaibench.datasets`` and ``xaibench.models``.
+  ``xaibench.explainers``, ``xaibench.metrics``, ``xaibench.datasets``, ``xaibench.models`` and
+  ``xaibench.generators``.
   An entry point may name a module (imported; its decorators register) or a component class
   (registered if it is not already).
 
@@ -169,3 +170,5 @@ explainers: Registry = Registry("explainer", ("xaibench.explainers",), "xaibench
 metrics: Registry = Registry("metric", ("xaibench.metrics",), "xaibench.metrics")
 datasets: Registry = Registry("dataset", ("xaibench.datasets",), "xaibench.datasets")
 models: Registry = Registry("model", ("xaibench.zoo",), "xaibench.models")
+#: Built-in sentence generators (the learned ``nl_generator``'s models), also recipes in the zoo.
+generators: Registry = Registry("generator", ("xaibench.zoo",), "xaibench.generators")

@@ -26,6 +26,8 @@ PROFILES = {
     # (CI) time stays flat.
     # quick and full also re-ask the faithfulness metrics with their removal variants (declared
     # ``variant_of``: mask and soft removal), so the citable table comes with its removal agreement.
+    # Their default explainers include the sentence explainers (``profiles``), whose metrics
+    # (family natural_language) come with them.
     "quick": {"n": 64, "explainer_settings": "cheap", "removal_variants": True,
               "metric_families": ("faithfulness", "ground_truth", "plausibility", "stability", "sanity", "cost")},
     # Every test example at each method's default settings: hours on 2 CPU cores.
@@ -51,24 +53,39 @@ def profile_datasets(profile: str) -> list[str]:
     return [name for name in builtin_tasks() if profile in getattr(registry.datasets.spec(name), "profiles", ())]
 
 
-def profile_explainers() -> list[str]:
-    """Explainers a run selects when none are named: those with ``in_default_runs``, in order."""
+def profile_explainers(profile: str | None = None) -> list[str]:
+    """Explainers a run selects when none are named: those with ``in_default_runs`` that declare no
+    ``profiles`` (every profile) or, for ``profile``, that declare it (the sentence explainers run
+    in quick and full only), in declared order."""
     from xaibench.core import registry
     from xaibench.core.component import default_selection
 
-    return default_selection(registry.explainers)
+    return [name for name in default_selection(registry.explainers)
+            if getattr(registry.explainers.spec(name), "profiles", None) is None
+            or (profile is not None and profile in registry.explainers.spec(name).profiles)]
 
 
-def profile_metrics(profile: str) -> list[str]:
+def profile_metrics(profile: str, explainers: list[str] | None = None) -> list[str]:
     """Metrics with ``in_default_runs`` whose ``family`` the profile selects, in declared order;
     in a profile with ``removal_variants`` also every metric declaring ``variant_of`` one of those
-    (the mask and soft removals of the faithfulness metrics, for the removal-agreement report)."""
+    (the mask and soft removals of the faithfulness metrics, for the removal-agreement report).
+
+    A metric that declares an ``explainer_family`` (the sentence metrics) is selected exactly when
+    ``explainers`` (default: the profile's) include an explainer of that family, whatever the
+    profile's metric families: naming ``nl_template`` in a smoke run scores its sentences too."""
     from xaibench.core import registry
     from xaibench.core.component import by_declared_order, default_selection
 
     families = PROFILES[profile]["metric_families"]
-    selected = [name for name in default_selection(registry.metrics)
-                if registry.metrics.spec(name).family in families]
+    explainers = profile_explainers(profile) if explainers is None else explainers
+    explainer_families = {getattr(registry.explainers.spec(e), "family", None) for e in explainers}
+
+    def wanted(name: str) -> bool:
+        spec = registry.metrics.spec(name)
+        about = getattr(spec, "explainer_family", None)
+        return about in explainer_families if about else spec.family in families
+
+    selected = [name for name in default_selection(registry.metrics) if wanted(name)]
     if PROFILES[profile].get("removal_variants"):
         variants = [name for name in registry.metrics.names()
                     if getattr(registry.metrics.spec(name), "variant_of", None) in selected and name not in selected]
@@ -194,7 +211,7 @@ def resolve(cli: dict, file_options: dict | None = None) -> RunConfig:
     model_seeds = validation.check_model_seeds(opts.get("model_seeds"))
     tasks = expand_model_seeds(tasks, model_seeds)
 
-    explainer_names = _split_list(opts.get("explainers")) or profile_explainers()
+    explainer_names = _split_list(opts.get("explainers")) or profile_explainers(profile)
     for name in explainer_names:
         registry.explainers.factory(name)
     if len(set(explainer_names)) != len(explainer_names):
@@ -205,7 +222,7 @@ def resolve(cli: dict, file_options: dict | None = None) -> RunConfig:
         if name in settings:
             settings[name].update(params)
 
-    metric_names = _split_list(opts.get("metrics")) or profile_metrics(profile)
+    metric_names = _split_list(opts.get("metrics")) or profile_metrics(profile, explainer_names)
     for name in metric_names:
         registry.metrics.factory(name)
     if len(set(metric_names)) != len(metric_names):

@@ -73,14 +73,16 @@ class CellOutcome:
     errors: dict = field(default_factory=dict)          # example id -> message
     metric_errors: dict = field(default_factory=dict)   # metric name -> message
     seconds: float = 0.0
+    #: Why the cell was not run at all (``Explainer.unavailable_for`` the task's model), or None.
+    not_run: str | None = None
 
     @property
     def status(self) -> str:
-        return "error" if self.errors else "ok"
+        return "not_run" if self.not_run else ("error" if self.errors else "ok")
 
     def as_row(self) -> dict:
         return {"cell": self.cell.id, "status": self.status, "errors": self.errors,
-                "metric_errors": self.metric_errors, "seconds": self.seconds}
+                "metric_errors": self.metric_errors, "seconds": self.seconds, "not_run": self.not_run}
 
 
 class BenchmarkSession:
@@ -187,8 +189,11 @@ class BenchmarkSession:
                        for name in self.config.metrics]
             # A metric that says nothing about this explainer (seed stability of a deterministic
             # one) gets its reason recorded instead of a value; a circular pair is scored but marked.
-            inapplicable = {m.name: m.not_applicable_to(type(explainer)) for m in metrics}
+            inapplicable = {m.name: m.not_applicable_to(explainer) for m in metrics}
             circular = {m.name: circular_reason(explainer, m) for m in metrics}
+            # An explainer that cannot explain this model at all (a generator trained for another
+            # classifier): the cell is not run, and the run says why instead of failing each example.
+            outcome.not_run = explainer.unavailable_for(model)
         except Exception as exc:  # the cell cannot start: every example of it is an error row
             message = describe_error(exc)
             outcome.errors = {eid: message for eid in ds.ids}
@@ -198,6 +203,9 @@ class BenchmarkSession:
                     metric_row(columns, name, eid, higher_is_better=declared(name, "higher_is_better"), note=message,
                                error=True) for eid in ds.ids)
             return self._finish(outcome, started)
+        if outcome.not_run:
+            outcome.attributions = [None] * len(ds)
+            return self._finish(outcome, started)
         for m in metrics:
             if inapplicable[m.name]:
                 self.record.per_example.extend(
@@ -205,7 +213,8 @@ class BenchmarkSession:
                                not_applicable=inapplicable[m.name]) for eid in ds.ids)
         metrics = [m for m in metrics if not inapplicable[m.name]]
         model_key = model.info.get("fingerprint") or model.name
-        explainer_key = {"name": cell.explainer, **explainer.params()}
+        # What the explanations depend on beyond the parameters (a generator's weights) keys them too.
+        explainer_key = {"name": cell.explainer, **explainer.params(), **explainer.cache_identity(model)}
         bar = _progress(len(ds), cell.id) if progress else None
         for start in range(0, len(ds), CHUNK_SIZE):
             chunk = ds.examples[start:start + CHUNK_SIZE]

@@ -11,7 +11,8 @@ behind ``<details>``. Each header gives the gold label, the predicted class with
 (the predicted value for regression) and the explained quantity f; the planted cause or human
 rationale is underlined. Every explainer's attribution is one row of highlighted text
 (``highlight.units_html``, green supports f, red opposes it), coloured on that explainer's own
-scale (max |score| of the row: scores of different explainers are in different units); a
+scale (max |score| of the row: scores of different explainers are in different units); a sentence
+explanation shows its sentence under the units it cites; a
 "scores" table under each example shows every explainer on one shared colour scale with the
 numbers printed in the cells (``highlight.compare_html``).
 
@@ -70,6 +71,7 @@ figcaption { color: var(--muted); font-size: 0.85em; }
 table.ex { border-collapse: collapse; width: 100%; }
 table.ex td { vertical-align: top; padding: 3px 6px; border-bottom: 1px solid #f0f0f0; }
 table.ex td.name { white-space: nowrap; font-weight: 600; font-size: 0.85em; width: 1%; }
+table.ex .nl { font-style: italic; color: #33415c; margin: 0.15em 0 0.2em; }
 details > summary { cursor: pointer; color: #1a56b0; margin: 0.3em 0; }
 {{ highlight_css | safe }}{{ report_css | safe }}
 @media print {
@@ -224,6 +226,9 @@ def _example_block(example_id: str, rows: list[dict], example: dict | None, quan
             body = report_units_html(text, r["units"], r["scores"], spans, own, shared, marked)
         except ValueError:  # spans that do not fit the text (a hand-made attribution): units only
             body = report_units_html(text, r["units"], r["scores"], (), own, shared, marked)
+        sentence = (r.get("metadata") or {}).get("explanation")
+        if isinstance(sentence, str):  # a sentence explanation: the sentence under the units it cites
+            body += f'<div class="nl">{html_lib.escape(sentence)}</div>'
         lines.append(f'<tr><td class="name">{html_lib.escape(r["explainer"])}</td><td>{body}</td></tr>')
     mark_note = ""
     if marked_spans:

@@ -145,7 +145,7 @@ def tabular(label_header: str, rows: list[str], table: pd.DataFrame, plain: pd.D
         lines = [f"\\begin{{tabular}}{{l{'r' * len(group)}}}", "\\toprule",
                  " & ".join([escape(label_header), *(_header(c) for c in group)]) + " \\\\", "\\midrule"]
         for row_label, (_, row) in zip(rows, table[group].iterrows()):
-            if row_label == "(random ordering)":
+            if row_label.startswith("(") and (not lines[-1].startswith("\\midrule")):  # the reference rows
                 lines.append("\\midrule")
             lines.append(" & ".join([escape(row_label), *row.tolist()]) + " \\\\")
         lines += ["\\bottomrule", "\\end{tabular}"]

@@ -98,10 +98,13 @@ def competes(summary: pd.DataFrame) -> pd.Series:
 
 def ranked_metric(name: str) -> bool:
     """True for metrics that enter the across-task ranks: quality metrics, not cost, not a removal
-    variant of another metric (that one is ranked already)."""
+    variant of another metric (that one is ranked already), not a metric about one explainer
+    family only (the sentence metrics: they compare the sentence explainers among themselves, in
+    their own table, not every explainer)."""
     from xaibench.metrics.base import declared
 
-    return declared(name, "family", "faithfulness") != "cost" and not declared(name, "variant_of", None)
+    return (declared(name, "family", "faithfulness") != "cost" and not declared(name, "variant_of", None)
+            and not declared(name, "explainer_family", None))
 
 
 def paired_tests_vs_best(per_example: pd.DataFrame, summary: pd.DataFrame) -> pd.DataFrame:

@@ -132,11 +132,20 @@ def _cell(row, several: bool) -> Cell:
     return Cell(text, bold, DAGGER if circular else "", best)
 
 
+def reference_row(metric: str) -> str:
+    """The label of a metric's reference row: "(random ordering)", or what the metric declares
+    (``reference_label``: "(shuffled explanation)" for the sentence metrics)."""
+    from xaibench.metrics.base import declared
+
+    return f"({declared(metric, 'reference_label', 'random ordering')})"
+
+
 def family_tables(task: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
     """One task's summary rows as ``[(family, explainers x "metric ↑/↓" table of Cell)]``, families
-    in ``FAMILIES`` order; a "(random ordering)" reference row where a metric has one. Columns
-    without a value for any explainer are dropped (named in ``table.attrs["dropped"]``; a family
-    whose every column was dropped comes with no columns)."""
+    in ``FAMILIES`` order; a reference row where a metric has one ("(random ordering)", or the
+    metric's ``reference_label``). Explainers the family's metrics do not apply to at all are left
+    out; columns without a value for any explainer are dropped (named in
+    ``table.attrs["dropped"]``; a family whose every column was dropped comes with no columns)."""
     from xaibench.metrics.base import FAMILIES, declared
 
     explainers = list(dict.fromkeys(task["explainer"]))
@@ -159,16 +168,25 @@ def family_tables(task: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
                                        for e in explainers}, dtype=object)
             refs = rows["random_reference"].astype(float) * DISPLAY_UNITS.get(metric, (None, 1.0))[1]
             if refs.notna().any():
-                if "(random ordering)" not in table.index:
-                    table.loc["(random ordering)"] = [Cell("")] * table.shape[1]
-                table.loc["(random ordering)", header] = Cell(_fmt(refs.mean()))
+                label = reference_row(metric)
+                if label not in table.index:
+                    table.loc[label] = [Cell("")] * table.shape[1]
+                table.loc[label, header] = Cell(_fmt(refs.mean()))
         table = table.map(lambda c: c if isinstance(c, Cell) else Cell(""))
+        # An explainer the family's metrics do not apply to at all (the sentence metrics on an
+        # attribution explainer) is left out of that family's table.
+        inapplicable = (part["not_applicable"].map(_present) if "not_applicable" in part
+                        else pd.Series(False, index=part.index))
+        shown = [e for e in explainers
+                 if not ((part["explainer"] == e).any() and inapplicable[part["explainer"] == e].all())]
+        table = table.drop(index=[e for e in explainers if e not in shown])
         # A metric without a value for any explainer of the task (plausibility on a task without
         # human rationales) is a column of "n/a": dropped, and named under the task's tables.
-        empty = [c for c in table.columns if all(cell.text in EMPTY_TEXTS for cell in table.loc[explainers, c])]
+        empty = [c for c in table.columns if all(cell.text in EMPTY_TEXTS for cell in table.loc[shown, c])]
         table = table.drop(columns=empty)
-        if "(random ordering)" in table.index and all(c.text == "" for c in table.loc["(random ordering)"]):
-            table = table.drop(index="(random ordering)")
+        for label in [i for i in table.index if i not in explainers]:
+            if all(c.text == "" for c in table.loc[label]):
+                table = table.drop(index=label)
         table.index.name = family.replace("_", " ")
         table.attrs["dropped"] = [c.removesuffix(" ↑").removesuffix(" ↓") for c in empty]
         out.append((family, table))  # kept even when empty: the task's notes name what had no value
@@ -261,15 +279,20 @@ def task_display(task: pd.DataFrame, cost: pd.DataFrame | None = None,
     """One task's tables and notes as shown in summary.md and report.html: ``[(family, table of
     strings in fmt)]`` for the families with at least one column (rows explainers, columns
     "metric ↑/↓" with "mean ± CI half-width", shares "mean [Wilson interval]", bold = best or tied
-    with it, ``DAGGER`` = circular pair; the last table carries the cost columns when the run did not
-    select the cost metrics), and the sentences under them (``task_notes``, then the metrics left
-    out for having no value)."""
+    with it, ``DAGGER`` = circular pair; the last table that lists every explainer carries the cost
+    columns when the run did not select the cost metrics), and the sentences under them
+    (``task_notes``, then the metrics left out for having no value)."""
     all_tables = family_tables(task)
     shown = [(family, table) for family, table in all_tables if table.shape[1]]
+    # The cost columns go to the last table that lists every explainer of the task (the natural
+    # language table lists the sentence explainers only).
+    explainers = set(task["explainer"])
+    complete = [i for i, (_, table) in enumerate(shown) if explainers <= set(table.index)]
+    carrier = complete[-1] if complete else len(shown) - 1
     out = []
     for i, (family, table) in enumerate(shown):
         rendered = render(table, fmt)
-        if i == len(shown) - 1:
+        if i == carrier:
             rendered = _with_cost_columns(rendered, cost, task)
         out.append((family, rendered))
     dropped = dropped_note(all_tables)
@@ -331,7 +354,8 @@ LEGEND = ("Cells: mean ± half-width of the 95% bootstrap CI over examples; shar
           "mean [95% Wilson interval]. ↑ higher is better, ↓ lower is better. Bold: the best explainer and "
           "every explainer not significantly different from it (two-sided Wilcoxon signed-rank test paired "
           "over examples, Holm-corrected, α = 0.05). '(random ordering)': the same metric for random unit "
-          "orderings of the same examples; the Holm-adjusted p-value of each explainer against the best is "
+          "orderings of the same examples; '(shuffled explanation)': a sentence metric for each text given "
+          "another text's sentence; the Holm-adjusted p-value of each explainer against the best is "
           "the p_value_vs_best column of summary.csv. 'deterministic' / 'not gradient-based': the metric does not "
           "apply to that explainer. † circular pair (the metric recomputes the explainer's own quantity): "
           "shown, never bold, not ranked. Cost: per explained example; the random control is never best on "

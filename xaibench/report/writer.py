@@ -270,6 +270,10 @@ def _markdown(cfg, summary, cost, ranks, friedman_text, run, agreement_md: str =
     truncated = _truncation_lines(run.attribution_rows)
     if truncated:
         lines += ["\n### Truncated texts\n", *truncated]
+    not_run = [o for o in run.outcome_rows if o.get("not_run")]
+    if not_run:
+        lines.append("\n### Cells not run\n")
+        lines += [f"- {reporting.md_escape(o['cell'])}: {reporting.md_escape(o['not_run'])}" for o in not_run]
     failures = [o for o in run.outcome_rows if o["errors"] or o["metric_errors"]]
     if failures:
         lines.append("\n### Failures\n")
