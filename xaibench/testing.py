@@ -111,3 +111,19 @@ def keyword_sentences(texts: Sequence[str], labels: Sequence[str]) -> list[str]:
         listed = quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " and " + quoted[-1]
         out.append(f"Predicted {label}, mainly because of {listed}.")
     return out
+
+
+#: Parameters that let every registered explainer run offline in tests (its function, ...).
+OFFLINE_PARAMS = {"nl_callable": {"function": "xaibench.testing:keyword_sentences"}}
+#: Explainers that need a server to run (tested against a local stub of their own).
+NEEDS_SERVER = frozenset({"nl_endpoint"})
+#: Explainers that need a trained built-in component for a built-in model (their own tests build one).
+NEEDS_BUILT_IN = frozenset({"nl_generator"})
+
+
+def offline_explainer_names() -> list[str]:
+    """Every registered explainer that runs on any model without a server or a built-in generator:
+    what "every explainer" tests iterate over (build each with ``OFFLINE_PARAMS``)."""
+    from xaibench.core import registry
+
+    return [n for n in registry.explainers.names() if n not in NEEDS_SERVER | NEEDS_BUILT_IN]

@@ -15,6 +15,7 @@ from hypothesis import strategies as st  # noqa: E402
 import xaibench as xb  # noqa: E402
 from xaibench.core.units import keep_units, normalize_space, remove_units, split_units  # noqa: E402
 from xaibench.metrics.evaluation import evaluate_metrics  # noqa: E402
+from xaibench.testing import OFFLINE_PARAMS, offline_explainer_names  # noqa: E402
 
 WORDS = ["good", "bad", "movie", "phone", "great", "never", "don't", "well-made", "质量", "很好", "失望",
          "مرحبا", "שלום", "école", "👍🏽", "👨‍👩‍👧", "❤️", "&amp;", "&lt;b&gt;", "<script>", "100%", "a_b", "|"]
@@ -30,7 +31,7 @@ SETTINGS = settings(deadline=None, database=None, derandomize=True,
 
 def fuzz(max_examples: int):
     return settings(SETTINGS, max_examples=max_examples)
-FAST = {"integrated_gradients": {"n_steps": 2}, "lime": {"n_samples": 10}, "shap": {"max_evals": 10}}
+FAST = {"integrated_gradients": {"n_steps": 2}, "lime": {"n_samples": 10}, "shap": {"max_evals": 10}, **OFFLINE_PARAMS}
 
 
 @fuzz(max_examples=200)
@@ -50,7 +51,9 @@ def test_units_are_visible_ordered_spans_of_the_text(text):
 
 @pytest.fixture(scope="module")
 def explainers():
-    return [xb.get_explainer(name, seed=0, **FAST.get(name, {})) for name in xb.list_explainers()]
+    # Without nl_endpoint (a server: tests/explainers/test_nl_endpoint.py) and nl_generator (no
+    # generator for the tiny model: tests/zoo/test_sentence_generator.py).
+    return [xb.get_explainer(name, seed=0, **FAST.get(name, {})) for name in offline_explainer_names()]
 
 
 @pytest.fixture(scope="module")

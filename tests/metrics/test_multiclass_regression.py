@@ -25,13 +25,14 @@ from xaibench.metrics.evaluation import evaluate_metrics
 from xaibench.modeling import engine
 from xaibench.modeling.classifier import Classifier
 from xaibench.modeling.tokenization import vocab_tokenizer
-from xaibench.testing import tiny_classifier
+from xaibench.testing import OFFLINE_PARAMS, offline_explainer_names, tiny_classifier
 
 FILLER = ("the a this that it is was and but very movie film book phone product price delivery "
           "quality works really would buy again we they you").split()
 FAITHFULNESS = ("comprehensiveness", "sufficiency", "deletion_auc", "insertion_auc", "loo_correlation")
 # Cheap settings: these tests are about plumbing and sign conventions, not estimator quality.
-CHEAP = {"integrated_gradients": {"n_steps": 8}, "lime": {"n_samples": 60}, "shap": {"max_evals": 40}}
+CHEAP = {"integrated_gradients": {"n_steps": 8}, "lime": {"n_samples": 60}, "shap": {"max_evals": 40},
+         **OFFLINE_PARAMS}
 
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -251,7 +252,7 @@ def tiny_three_class():
     return tiny_classifier(num_labels=3, seed=4)
 
 
-@pytest.mark.parametrize("name", xb.list_explainers())
+@pytest.mark.parametrize("name", offline_explainer_names())
 def test_every_explainer_on_a_regression_model(tiny_regression, name):
     attrs = xb.get_explainer(name, **CHEAP.get(name, {})).explain(tiny_regression, TEXTS)
     for a, text in zip(attrs, TEXTS):
@@ -261,7 +262,7 @@ def test_every_explainer_on_a_regression_model(tiny_regression, name):
     assert np.isfinite(values["comprehensiveness"].values).all()
 
 
-@pytest.mark.parametrize("name", xb.list_explainers())
+@pytest.mark.parametrize("name", offline_explainer_names())
 def test_every_explainer_on_a_three_class_model(tiny_three_class, name):
     explainer = xb.get_explainer(name, **CHEAP.get(name, {}))
     for targets in (None, [0, 1, 2, 1]):

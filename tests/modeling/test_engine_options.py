@@ -19,19 +19,19 @@ import pytest
 import torch
 
 import xaibench as xb
-from xaibench.core import registry
 from xaibench.core.errors import OptionError
 from xaibench.harness.config import RunConfig, Task, read_pyproject_options, resolve
 from xaibench.harness.session import BenchmarkSession
 from xaibench.modeling.classifier import Classifier
 from xaibench.modeling.loading import folder_fingerprint, from_folder
 from xaibench.modeling.threads import WORKER_COUNT_VARIABLE, effective_threads
-from xaibench.testing import tiny_classifier
+from xaibench.testing import OFFLINE_PARAMS, offline_explainer_names, tiny_classifier
 
 ROOT = Path(__file__).resolve().parents[2]
 TEXTS = ["the product is very good !", "awful delivery , never again", "质量很好，物流快", "ok"]
 # Cheap settings: this file checks plumbing (finite scores, one per unit), not explanation quality.
-CHEAP = {"integrated_gradients": {"n_steps": 4}, "lime": {"n_samples": 20}, "shap": {"max_evals": 20}}
+CHEAP = {"integrated_gradients": {"n_steps": 4}, "lime": {"n_samples": 20}, "shap": {"max_evals": 20},
+         **OFFLINE_PARAMS}
 BF16_PROB_ATOL = 5e-2     # bfloat16 keeps ~3 significant digits: probabilities move by up to a few 1e-2
 COMPILE_PROB_ATOL = 1e-4  # the same float32 arithmetic in fused kernels: rounding-level differences
 
@@ -254,7 +254,7 @@ def test_bfloat16_probabilities_are_close_to_float32(tiny_model, bf16_model):
 
 @pytest.mark.slow
 def test_every_explainer_gives_finite_scores_on_a_bfloat16_model(bf16_model):
-    names = registry.explainers.names()
+    names = offline_explainer_names()
     assert len(names) >= 9
     for name in names:
         attributions = xb.get_explainer(name, **CHEAP.get(name, {})).explain(bf16_model, TEXTS)
@@ -333,6 +333,6 @@ def test_cuda_dtype_and_compile_match_float32(options, atol):
     texts = TEXTS * 8 + [" ".join(["good"] * n) for n in range(1, 40)]  # several shapes (dynamic=True)
     diff = np.abs(model.predict_proba(texts) - reference.predict_proba(texts)).max()
     assert diff <= atol, diff
-    for name in registry.explainers.names():
+    for name in offline_explainer_names():
         for a in xb.get_explainer(name, **CHEAP.get(name, {})).explain(model, TEXTS):
             assert len(a.scores) == len(a.units) and np.all(np.isfinite(a.scores)), (name, a.text)

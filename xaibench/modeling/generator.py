@@ -310,7 +310,7 @@ class SentenceGenerator:
         if state_tensor is not None:
             state_tensor = state_tensor.to(self.device)
         positions = (mask.cumsum(-1) - 1).clamp(min=0)
-        eos, unk = v.id(EOS), v.id(UNK)
+        eos = v.id(EOS)
         done = torch.zeros(len(prompts), dtype=torch.bool, device=self.device)
         block = int(self.settings.get("no_repeat_ngram", 0) or 0)
         chosen: list[list[int]] = [[] for _ in prompts]

@@ -143,8 +143,8 @@ def reference_row(metric: str) -> str:
 def family_tables(task: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
     """One task's summary rows as ``[(family, explainers x "metric ↑/↓" table of Cell)]``, families
     in ``FAMILIES`` order; a reference row where a metric has one ("(random ordering)", or the
-    metric's ``reference_label``). Explainers the family's metrics do not apply to at all are left
-    out; columns without a value for any explainer are dropped (named in
+    metric's ``reference_label``). Explainers outside the explainer family its metrics are about
+    (``explainer_family``) are left out; columns without a value for any explainer are dropped (named in
     ``table.attrs["dropped"]``; a family whose every column was dropped comes with no columns)."""
     from xaibench.metrics.base import FAMILIES, declared
 
@@ -173,12 +173,14 @@ def family_tables(task: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
                     table.loc[label] = [Cell("")] * table.shape[1]
                 table.loc[label, header] = Cell(_fmt(refs.mean()))
         table = table.map(lambda c: c if isinstance(c, Cell) else Cell(""))
-        # An explainer the family's metrics do not apply to at all (the sentence metrics on an
-        # attribution explainer) is left out of that family's table.
-        inapplicable = (part["not_applicable"].map(_present) if "not_applicable" in part
-                        else pd.Series(False, index=part.index))
+        # An explainer outside the explainer family the family's metrics are about (an attribution
+        # explainer in the sentence metrics' table) is left out of that table; a row that says why
+        # one metric does not apply ("deterministic") stays.
+        foreign = (part["not_applicable"].map(_present) if "not_applicable" in part
+                   else pd.Series(False, index=part.index))
+        foreign &= part["metric"].map(lambda m: bool(declared(m, "explainer_family", None)))
         shown = [e for e in explainers
-                 if not ((part["explainer"] == e).any() and inapplicable[part["explainer"] == e].all())]
+                 if not ((part["explainer"] == e).any() and foreign[part["explainer"] == e].all())]
         table = table.drop(index=[e for e in explainers if e not in shown])
         # A metric without a value for any explainer of the task (plausibility on a task without
         # human rationales) is a column of "n/a": dropped, and named under the task's tables.
