@@ -7,9 +7,9 @@ import numpy as np
 
 from xaibench.core import registry
 from xaibench.core.citations import cite
-from xaibench.metrics.base import ExampleScore, MetricResult
+from xaibench.metrics.base import MetricResult
 from xaibench.metrics.removal import checked_units
-from xaibench.metrics.sentence_base import NOT_A_SENTENCE, SentenceMetric, sentence_of
+from xaibench.metrics.sentence_base import SentenceMetric, sentence_of
 
 CITES_NOTHING = "the sentence cites nothing (no quoted piece, no content word)"
 
@@ -39,16 +39,6 @@ class CitationPrecision(SentenceMetric):
 
     def evaluate(self, model, attributions: Sequence) -> MetricResult:
         attributions = list(attributions)
-        partners = self.partners(attributions)
-        scores = []
-        for i, a in enumerate(attributions):
-            sentence = sentence_of(a)
-            if sentence is None:
-                scores.append(ExampleScore.undefined(NOT_A_SENTENCE, with_reference=self.n_shuffled > 0))
-                continue
-            units = checked_units(model, a)
-            value = precision(sentence, a.text, units)
-            reference = self.reference_of([precision(s, a.text, units)
-                                           for s in self.partner_sentences(attributions, partners, i)])
-            scores.append(ExampleScore(value, reference, note=CITES_NOTHING if np.isnan(value) else None))
-        return MetricResult.from_scores(self, scores)
+        units = {i: checked_units(model, a) for i, a in enumerate(attributions) if sentence_of(a) is not None}
+        return self.per_sentence(attributions, lambda i, s: precision(s, attributions[i].text, units[i]),
+                                 note=lambda i, s, v: CITES_NOTHING if np.isnan(v) else None)

@@ -82,6 +82,28 @@ def _choose(text: str, edits, p_original: np.ndarray, p_edits: np.ndarray) -> Co
                         len(edits), int(flipping.size))
 
 
+def explain_edited(model, attributions: Sequence, pairs: Sequence, indices: Sequence[int]) -> dict:
+    """``{i: explanation of pairs[i].edited}`` for each ``i`` in ``indices``, by the explainer that
+    made ``attributions[i]`` (same parameters), for the edited text's new prediction; a string
+    saying why instead where that explainer cannot be rebuilt. One ``explain`` call per explainer
+    configuration."""
+    out: dict = {}
+    groups: dict[str, list[int]] = {}
+    for i in indices:
+        groups.setdefault(explainer_key(attributions[i].explainer), []).append(i)
+    # batched: one explain call per explainer configuration
+    for members in groups.values():
+        try:
+            explainer = rebuild_explainer(attributions[members[0]].explainer)
+        except ValueError as exc:
+            out.update({i: str(exc) for i in members})
+            continue
+        explained = explainer.explain(model, [pairs[i].edited for i in members],
+                                      targets=[pairs[i].edited_class for i in members])
+        out.update(zip(members, explained))
+    return out
+
+
 class ContrastHit(Metric):
     """contrast_hit@k: share of contrast pairs whose edited span is among the top-k units of the
     explanation of the edited text.
@@ -114,24 +136,13 @@ class ContrastHit(Metric):
 
     def evaluate(self, model, attributions: Sequence) -> MetricResult:
         pairs = contrast_pairs(model, [a.text for a in attributions], self.max_candidates)
-        scores: list[ExampleScore | None] = [
-            ExampleScore.undefined(p, with_reference=True) if isinstance(p, str) else None for p in pairs]
-        groups: dict[str, list[int]] = {}
-        for i, a in enumerate(attributions):
-            if scores[i] is None:
-                groups.setdefault(explainer_key(a.explainer), []).append(i)
-        # batched: one explain call per explainer configuration
-        for members in groups.values():
-            try:
-                explainer = rebuild_explainer(attributions[members[0]].explainer)
-            except ValueError as exc:
-                for i in members:
-                    scores[i] = ExampleScore.undefined(str(exc), with_reference=True)
-                continue
-            edited = explainer.explain(model, [pairs[i].edited for i in members],
-                                       targets=[pairs[i].edited_class for i in members])
-            for i, b in zip(members, edited):
-                scores[i] = self._hit(model, pairs[i], b)
+        todo = [i for i, p in enumerate(pairs) if not isinstance(p, str)]
+        edited = explain_edited(model, attributions, pairs, todo)
+        scores = []
+        for i, p in enumerate(pairs):
+            result = p if isinstance(p, str) else edited[i]
+            scores.append(ExampleScore.undefined(result, with_reference=True) if isinstance(result, str)
+                          else self._hit(model, p, result))
         return MetricResult.from_scores(self, scores)
 
     def _hit(self, model, pair: ContrastPair, attribution) -> ExampleScore:

@@ -10,8 +10,7 @@ from xaibench.core import registry
 from xaibench.core.citations import cite, cited_units
 from xaibench.core.references import unit_mask
 from xaibench.metrics.base import ExampleScore, MetricResult
-from xaibench.metrics.contrast import ContrastPair, contrast_pairs
-from xaibench.metrics.reexplain import explainer_key, rebuild_explainer
+from xaibench.metrics.contrast import ContrastPair, contrast_pairs, explain_edited
 from xaibench.metrics.sentence_base import NOT_A_SENTENCE, SentenceMetric, sentence_of
 
 
@@ -57,26 +56,19 @@ class CounterfactualMention(SentenceMetric):
         with_ref = self.n_shuffled > 0
         scores: list[ExampleScore | None] = [None] * len(attributions)
         pairs = contrast_pairs(model, [a.text for a in attributions], self.max_candidates)
-        edited: dict[int, str] = {}   # attribution index -> sentence explaining its edited text
-        groups: dict[str, list[int]] = {}
+        todo = []
         for i, (a, pair) in enumerate(zip(attributions, pairs)):
             if sentence_of(a) is None:
                 scores[i] = ExampleScore.undefined(NOT_A_SENTENCE, with_reference=with_ref)
             elif isinstance(pair, str):
                 scores[i] = ExampleScore.undefined(pair, with_reference=with_ref)
             else:
-                groups.setdefault(explainer_key(a.explainer), []).append(i)
-        # batched: one explain call per explainer configuration
-        for members in groups.values():
-            try:
-                explainer = rebuild_explainer(attributions[members[0]].explainer)
-            except ValueError as exc:
-                for i in members:
-                    scores[i] = ExampleScore.undefined(str(exc), with_reference=with_ref)
-                continue
-            explained = explainer.explain(model, [pairs[i].edited for i in members],
-                                          targets=[pairs[i].edited_class for i in members])
-            for i, b in zip(members, explained):
+                todo.append(i)
+        edited: dict[int, str] = {}   # attribution index -> sentence explaining its edited text
+        for i, b in explain_edited(model, attributions, pairs, todo).items():
+            if isinstance(b, str):  # the explainer cannot be rebuilt
+                scores[i] = ExampleScore.undefined(b, with_reference=with_ref)
+            else:
                 edited[i] = sentence_of(b) or ""
         partners = self.partners(attributions)
         for i in edited:

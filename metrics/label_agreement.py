@@ -7,7 +7,7 @@ from typing import Sequence
 from xaibench.core import registry
 from xaibench.core.class_names import stated_class
 from xaibench.metrics.base import ExampleScore, MetricResult
-from xaibench.metrics.sentence_base import NOT_A_SENTENCE, SentenceMetric, sentence_of
+from xaibench.metrics.sentence_base import SentenceMetric
 
 REGRESSION = "a regression model predicts no class"
 
@@ -39,18 +39,12 @@ class LabelAgreement(SentenceMetric):
                 self, [ExampleScore.undefined(REGRESSION, with_reference=self.n_shuffled > 0)] * len(attributions))
         labels = list(model.labels)
         predicted = model.predict_proba([a.text for a in attributions]).argmax(axis=1) if attributions else []
-        partners = self.partners(attributions)
-        scores = []
-        for i, a in enumerate(attributions):
-            sentence = sentence_of(a)
-            if sentence is None:
-                scores.append(ExampleScore.undefined(NOT_A_SENTENCE, with_reference=self.n_shuffled > 0))
-                continue
-            stated = stated_class(sentence, labels)
-            reference = self.reference_of([float(stated_class(s, labels) == predicted[i])
-                                           for s in self.partner_sentences(attributions, partners, i)])
-            note = None if stated is not None else "the sentence states no class"
-            scores.append(ExampleScore(float(stated == predicted[i]), reference, note=note,
-                                       details={"stated": None if stated is None else labels[stated],
-                                                "predicted": labels[int(predicted[i])]}))
-        return MetricResult.from_scores(self, scores)
+        return self.per_sentence(
+            attributions, lambda i, s: float(stated_class(s, labels) == predicted[i]),
+            note=lambda i, s, v: "the sentence states no class" if stated_class(s, labels) is None else None,
+            details=lambda i, s: {"stated": _name(stated_class(s, labels), labels),
+                                  "predicted": labels[int(predicted[i])]})
+
+
+def _name(index: int | None, labels: list[str]) -> str | None:
+    return None if index is None else labels[index]

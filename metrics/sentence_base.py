@@ -16,12 +16,12 @@ cites nothing) scores at its level.
 """
 from __future__ import annotations
 
-from typing import ClassVar, Sequence
+from typing import Callable, ClassVar, Sequence
 
 import numpy as np
 
 from xaibench.core.seeding import stable_hash
-from xaibench.metrics.base import Metric
+from xaibench.metrics.base import ExampleScore, Metric, MetricResult
 
 NOT_A_SENTENCE = "not a sentence explanation (no metadata['explanation'])"
 NO_PARTNER = "no other text in the chunk to shuffle with"
@@ -81,6 +81,25 @@ class SentenceMetric(Metric):
             if s is not None:
                 out.append(s)
         return out
+
+    def per_sentence(self, attributions: Sequence, value: Callable[[int, str], float],
+                     note: Callable[[int, str, float], str | None] = lambda i, s, v: None,
+                     details: Callable[[int, str], dict | None] = lambda i, s: None) -> MetricResult:
+        """A result from ``value(i, sentence)`` of each attribution's own sentence, with the
+        shuffled control's mean of ``value(i, partner sentence)``; NaN for attributions without a
+        sentence. ``note`` / ``details``: per example extras."""
+        attributions = list(attributions)
+        partners = self.partners(attributions)
+        scores = []
+        for i, a in enumerate(attributions):
+            sentence = sentence_of(a)
+            if sentence is None:
+                scores.append(ExampleScore.undefined(NOT_A_SENTENCE, with_reference=self.n_shuffled > 0))
+                continue
+            v = value(i, sentence)
+            reference = self.reference_of([value(i, s) for s in self.partner_sentences(attributions, partners, i)])
+            scores.append(ExampleScore(v, reference, note=note(i, sentence, v), details=details(i, sentence)))
+        return MetricResult.from_scores(self, scores)
 
     def reference_of(self, values: Sequence[float]) -> float | None:
         """The control's value: mean of the finite ``values`` (NaN if none), None when disabled."""
