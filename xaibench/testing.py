@@ -127,3 +127,12 @@ def offline_explainer_names() -> list[str]:
     from xaibench.core import registry
 
     return [n for n in registry.explainers.names() if n not in NEEDS_SERVER | NEEDS_BUILT_IN]
+
+
+def sentences_failing_on_broken(texts: Sequence[str], labels: Sequence[str]) -> list[str]:
+    """``keyword_sentences``, except that a batch with a text containing "broken" raises (a
+    deterministic failure of one example, for failure-containment tests)."""
+    broken = [t for t in texts if "broken" in t]
+    if broken:
+        raise ValueError(f"cannot explain {broken[0]!r}")
+    return keyword_sentences(texts, labels)

@@ -149,6 +149,10 @@ class RunConfig:
     compile: bool = False
     # ``--xb-model-seeds K``: tasks run on seeds 0..K-1 of each built-in model (``expand_model_seeds``).
     model_seeds: int = 1
+    # ``--xb-ray [ADDRESS]`` / ``ray = ...``: run the cells on a Ray cluster (``xaibench.harness.ray_backend``);
+    # None: in this process (or pytest-xdist workers). ``ray_workers``: actors per device kind.
+    ray: str | None = None
+    ray_workers: int | None = None
 
     def model_options(self) -> dict:
         """The ``Classifier`` keyword arguments of this run that differ from the defaults (float32,
@@ -261,6 +265,12 @@ def resolve(cli: dict, file_options: dict | None = None) -> RunConfig:
     compile_ = validation.check_flag("--xb-compile", opts.get("compile"))
     tolerance = validation.check_compare(opts.get("compare"), opts.get("tolerance"))
     validation.check_out(opts.get("out"))
+    from xaibench.harness.ray_backend import check_ray
+
+    ray = check_ray(opts.get("ray"))
+    ray_workers = validation.check_positive_int("--xb-ray-workers", opts.get("ray_workers"))
+    if ray_workers is not None and ray is None:
+        raise OptionError("--xb-ray-workers needs --xb-ray")
     encoding = str(opts.get("encoding", "utf-8"))
     validation.check_encoding(encoding)
     _validate_user_data(tasks, encoding, bool(opts.get("trust_remote_code", False)))
@@ -269,7 +279,7 @@ def resolve(cli: dict, file_options: dict | None = None) -> RunConfig:
         devices=devices, out=opts.get("out"), compare=opts.get("compare"), tolerance=tolerance,
         use_cache=not bool(opts.get("no_cache", False)), encoding=encoding,
         trust_remote_code=bool(opts.get("trust_remote_code", False)), metric_params=metric_settings,
-        threads=threads, dtype=dtype, compile=compile_, model_seeds=model_seeds,
+        threads=threads, dtype=dtype, compile=compile_, model_seeds=model_seeds, ray=ray, ray_workers=ray_workers,
     )
 
 

@@ -52,6 +52,12 @@ def pytest_addoption(parser) -> None:
     group.addoption("--xb-no-progress", dest="xb_no_progress", action="store_true", default=False,
                     help="no progress bars (training, cells); by default they reach the terminal despite "
                          "pytest's output capture (also from pytest-xdist workers); TQDM_DISABLE=1 works too")
+    group.addoption("--xb-ray", dest="xb_ray", nargs="?", const="local", default=None, metavar="ADDRESS",
+                    help="run the cells on a Ray cluster: without ADDRESS a local Ray instance is started (or the one "
+                         "RAY_ADDRESS names is joined); 'auto' joins the cluster started on this machine with "
+                         "'ray start --head'; HOST:PORT or ray://HOST:PORT joins that cluster. Needs the [ray] extra")
+    group.addoption("--xb-ray-workers", dest="xb_ray_workers", default=None, metavar="N",
+                    help="Ray actors per device kind (default: the cluster's CPUs // --xb-threads, one per GPU)")
     group.addoption("--xb-param", dest="xb_param", action="append", default=None, metavar="NAME.PARAM=VALUE",
                     help="an explainer or metric parameter, e.g. lime.n_samples=200 or "
                          "comprehensiveness.fractions=0.1,0.2 (repeatable)")
@@ -92,6 +98,10 @@ def _session(config):
         cli["trust_remote_code"] = config.getoption("xb_trust_remote_code") or None
         cli["compile"] = config.getoption("xb_compile") or None
         cli["param"] = config.getoption("xb_param")
+        cli["ray"] = config.getoption("xb_ray")
+        cli["ray_workers"] = config.getoption("xb_ray_workers")
+        from xaibench.core.errors import OptionError
+
         # Raises XaiBenchError / UnknownNameError for bad options or data (see pytest_generate_tests).
         run_config = resolve(cli, read_pyproject_options(str(config.rootpath)))
         from xaibench.modeling.threads import apply_threads
@@ -99,6 +109,12 @@ def _session(config):
         # Before the session loads any model (also in a run whose sessionstart left threads alone).
         apply_threads(run_config.threads)
         session = state.session = BenchmarkSession(run_config, rootdir=str(config.rootpath))
+        if run_config.ray is not None:
+            if getattr(config.option, "numprocesses", None):
+                raise OptionError("--xb-ray and pytest-xdist's -n both distribute the cells: use one of them")
+            from xaibench.harness.ray_backend import RayBackend
+
+            session.distributed = RayBackend(run_config.ray, run_config.ray_workers, run_config.threads)
     return session
 
 
@@ -248,6 +264,8 @@ def pytest_sessionfinish(session, exitstatus) -> None:
     run = state.session
     if run is None:
         return
+    if run.distributed is not None:
+        run.distributed.shutdown()
     if exitstatus == pytest.ExitCode.INTERRUPTED:
         # Every finished chunk is already in the cache; a half matrix must not pose as a result.
         state.interrupted = True

@@ -41,6 +41,8 @@ class RunRecord:
     model_info: dict = field(default_factory=dict)
     dataset_info: dict = field(default_factory=dict)
     torch_threads: int | list[int] | None = None
+    #: The Ray cluster of a distributed run (``xaibench.harness.ray_backend.cluster_info``), else None.
+    cluster: dict | None = None
 
     # ---- shards (pytest-xdist) -------------------------------------------------------------------
     def shard(self) -> dict:

@@ -19,6 +19,7 @@ import os
 import signal
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 from xaibench.core import registry
 from xaibench.core.records import Attribution
@@ -85,6 +86,30 @@ class CellOutcome:
                 "metric_errors": self.metric_errors, "seconds": self.seconds, "not_run": self.not_run}
 
 
+@dataclass
+class _Prepared:
+    """A cell ready to run its chunks (``BenchmarkSession._prepare``): everything from the model
+    load to the cache keys, or ``error`` (the cell cannot start) / ``not_run`` (the explainer cannot
+    explain the model)."""
+
+    cell: Cell
+    examples: Any
+    columns: dict
+    error: str | None = None
+    model: Any = None
+    explainer: Any = None
+    metrics: list = field(default_factory=list)
+    inapplicable: dict = field(default_factory=dict)
+    circular: dict = field(default_factory=dict)
+    not_run: str | None = None
+    model_key: str = ""
+    explainer_key: dict = field(default_factory=dict)
+
+    @property
+    def stop(self) -> bool:
+        return self.error is not None or bool(self.not_run)
+
+
 class BenchmarkSession:
     """Runs cells of ``config``'s matrix; ``record`` holds everything they produced.
 
@@ -98,10 +123,14 @@ class BenchmarkSession:
         self.record = RunRecord(config, rootdir=rootdir)
         self.shared = SharedTables(config, self.cache)
         self._models: dict = {}
+        self._loaded_by_name: set = set()
         self._datasets: dict = {}
         self._warmed: set = set()    # (model, explainer) pairs already warmed up in this process
         self._examples_recorded: set = set()  # (task, device, chunk) whose example rows are recorded
         self._chunks_done = 0
+        #: A backend that runs the cells elsewhere (``xaibench.harness.ray_backend.RayBackend``), or None.
+        self.distributed = None
+        self._distributed_outcomes: dict[str, CellOutcome] = {}
 
     # Read-only views of the record, for scripts and tests.
     @property
@@ -140,6 +169,7 @@ class BenchmarkSession:
 
             self.use_model(name, load_model(name, device=device, trust_remote_code=self.config.trust_remote_code,
                                             **self.config.model_options()), device)
+            self._loaded_by_name.add((name, device))
         return self._models[(name, device)]
 
     def use_model(self, name: str, model, device: str = "cpu") -> None:
@@ -150,6 +180,11 @@ class BenchmarkSession:
         # type, figures name the explained quantity ("p(neutral)", "predicted rating / σ").
         self.record.model_info[f"{name}@{device}"] = {**model.info, "task_type": model.task_type,
                                                       "labels": list(model.labels)}
+
+    def given_models(self) -> list[str]:
+        """Task models given in memory (``use_model``) rather than loaded by name: a distributed
+        run cannot ship them to its workers."""
+        return [name for name, device in self._models if (name, device) not in self._loaded_by_name]
 
     def use_dataset(self, name: str, dataset) -> None:
         """Run the cells of dataset ``name`` on ``dataset`` (a ``Dataset`` in memory) instead of loading it."""
@@ -176,10 +211,53 @@ class BenchmarkSession:
 
     # ---- one cell ------------------------------------------------------------------------------
     def run_cell(self, cell: Cell, progress: bool = True) -> CellOutcome:
+        """Explain and score every example of ``cell``, chunk by chunk, recording the rows.
+
+        With a ``distributed`` backend (``--xb-ray``) the first call runs every cell of the run on
+        it and later calls return their cell's outcome (the rows are in ``record`` already)."""
+        if self.distributed is not None and cell.id not in self._distributed_outcomes:
+            self._distributed_outcomes.update(self.distributed.run(self, self.cells(), progress=progress))
+        if cell.id in self._distributed_outcomes:
+            return self._distributed_outcomes[cell.id]
         started = time.perf_counter()
+        prepared = self._prepare(cell)
+        outcome = CellOutcome(cell, [], prepared.examples.ids)
+        bar = _progress(len(prepared.examples), cell.id) if progress and not prepared.stop else None
+        for start in range(0, len(prepared.examples), CHUNK_SIZE):
+            self._run_chunk(prepared, start, outcome)
+            if bar is not None:
+                bar.update(len(prepared.examples.examples[start:start + CHUNK_SIZE]))
+        if bar is not None:
+            bar.close()
+        return self._finish(outcome, started)
+
+    def run_unit(self, cell: Cell, start: int) -> dict:
+        """One work unit of a distributed run: the chunk of ``cell`` that begins at example
+        ``start``, run exactly as ``run_cell`` runs it (same chunk boundaries, cache and shared
+        table). Returns plain data: the rows it recorded (``RunRecord.shard``) and its outcome
+        (``errors``, ``metric_errors``, ``not_run``, ``seconds``)."""
+        started = time.perf_counter()
+        record, self.record = self.record, RunRecord(self.config, rootdir=self.record.rootdir)
+        try:
+            prepared = self._prepare(cell)
+            outcome = CellOutcome(cell, [], prepared.examples.ids[start:start + CHUNK_SIZE])
+            self._run_chunk(prepared, start, outcome)
+            self.record.model_info.update(record.model_info)
+            unit = self.record
+        finally:
+            self.record = record
+        import torch
+
+        unit.torch_threads = torch.get_num_threads()
+        return {"cell": cell.id, "start": start, "shard": unit.shard(), "errors": outcome.errors,
+                "metric_errors": outcome.metric_errors, "not_run": outcome.not_run,
+                "seconds": time.perf_counter() - started}
+
+    def _prepare(self, cell: Cell) -> "_Prepared":
+        """What every chunk of ``cell`` needs: its examples, model, explainer and metrics, or why
+        the cell cannot run (an error message, or the explainer's ``unavailable_for`` reason)."""
         ds = self.dataset(cell.task)
         columns = cell.columns
-        outcome = CellOutcome(cell, [], ds.ids)
         try:
             model = self.model(cell.task.model, cell.device)
             columns["task_type"] = model.task_type
@@ -193,47 +271,52 @@ class BenchmarkSession:
             circular = {m.name: circular_reason(explainer, m) for m in metrics}
             # An explainer that cannot explain this model at all (a generator trained for another
             # classifier): the cell is not run, and the run says why instead of failing each example.
-            outcome.not_run = explainer.unavailable_for(model)
+            not_run = explainer.unavailable_for(model)
+            model_key = model.info.get("fingerprint") or model.name
+            # What the explanations depend on beyond the parameters (a generator's weights) keys them too.
+            explainer_key = {"name": cell.explainer, **explainer.params(), **explainer.cache_identity(model)}
         except Exception as exc:  # the cell cannot start: every example of it is an error row
-            message = describe_error(exc)
-            outcome.errors = {eid: message for eid in ds.ids}
-            outcome.attributions = [None] * len(ds)
+            return _Prepared(cell, ds, columns, error=describe_error(exc))
+        return _Prepared(cell, ds, columns, model=model, explainer=explainer, metrics=metrics,
+                         inapplicable=inapplicable, circular=circular, not_run=not_run, model_key=model_key,
+                         explainer_key=explainer_key)
+
+    def _run_chunk(self, prepared: "_Prepared", start: int, outcome: CellOutcome) -> None:
+        """Explain and score the chunk of ``prepared``'s examples that begins at ``start``, recording
+        its rows and appending its attributions to ``outcome``."""
+        chunk = prepared.examples.examples[start:start + CHUNK_SIZE]
+        columns, model = prepared.columns, prepared.model
+        if prepared.error is not None:
+            outcome.errors.update({e.id: prepared.error for e in chunk})
+            outcome.attributions.extend([None] * len(chunk))
             for name in self.config.metrics:
                 self.record.per_example.extend(
-                    metric_row(columns, name, eid, higher_is_better=declared(name, "higher_is_better"), note=message,
-                               error=True) for eid in ds.ids)
-            return self._finish(outcome, started)
-        if outcome.not_run:
-            outcome.attributions = [None] * len(ds)
-            return self._finish(outcome, started)
-        for m in metrics:
-            if inapplicable[m.name]:
+                    metric_row(columns, name, e.id, higher_is_better=declared(name, "higher_is_better"),
+                               note=prepared.error, error=True) for e in chunk)
+            return
+        if prepared.not_run:
+            outcome.not_run = prepared.not_run
+            outcome.attributions.extend([None] * len(chunk))
+            return
+        for m in prepared.metrics:
+            if prepared.inapplicable[m.name]:
                 self.record.per_example.extend(
-                    metric_row(columns, m.name, eid, higher_is_better=m.higher_is_better,
-                               not_applicable=inapplicable[m.name]) for eid in ds.ids)
-        metrics = [m for m in metrics if not inapplicable[m.name]]
-        model_key = model.info.get("fingerprint") or model.name
-        # What the explanations depend on beyond the parameters (a generator's weights) keys them too.
-        explainer_key = {"name": cell.explainer, **explainer.params(), **explainer.cache_identity(model)}
-        bar = _progress(len(ds), cell.id) if progress else None
-        for start in range(0, len(ds), CHUNK_SIZE):
-            chunk = ds.examples[start:start + CHUNK_SIZE]
-            chunk_key = key_of("explanations", model_key, explainer_key, [(e.id, e.text) for e in chunk])
-            shared = Lazy(lambda chunk=chunk: self.shared.table(model, cell.device, model_key, chunk))
-            computed = self._explain_chunk(model, explainer, chunk, chunk_key, columns, outcome, shared)
-            # Ground truth / rationales travel on the attributions (xaibench.core.references).
-            attributions = with_references(outcome.attributions[start:], chunk)
-            outcome.attributions[start:] = attributions
-            computed |= self._score_chunk(model, metrics, chunk, chunk_key, attributions, columns, outcome, shared,
-                                          circular)
-            self._record_examples(model, columns, chunk, shared)
-            if bar is not None:
-                bar.update(len(chunk))
-            if computed:
-                self._chunk_computed()
-        if bar is not None:
-            bar.close()
-        return self._finish(outcome, started)
+                    metric_row(columns, m.name, e.id, higher_is_better=m.higher_is_better,
+                               not_applicable=prepared.inapplicable[m.name]) for e in chunk)
+        metrics = [m for m in prepared.metrics if not prepared.inapplicable[m.name]]
+        chunk_key = key_of("explanations", prepared.model_key, prepared.explainer_key, [(e.id, e.text) for e in chunk])
+        shared = Lazy(lambda: self.shared.table(model, prepared.cell.device, prepared.model_key, chunk))
+        attributions: list = []
+        computed = self._explain_chunk(model, prepared.explainer, chunk, chunk_key, columns, outcome, shared,
+                                       attributions)
+        # Ground truth / rationales travel on the attributions (xaibench.core.references).
+        attributions = with_references(attributions, chunk)
+        outcome.attributions.extend(attributions)
+        computed |= self._score_chunk(model, metrics, chunk, chunk_key, attributions, columns, outcome, shared,
+                                      prepared.circular)
+        self._record_examples(model, columns, chunk, shared)
+        if computed:
+            self._chunk_computed()
 
     def _record_examples(self, model, columns: dict, chunk, shared) -> None:
         """Record each text of ``chunk`` once per (model, device): gold label, the model's prediction
@@ -283,9 +366,9 @@ class BenchmarkSession:
         except Exception:  # the real call reports the failure, with its example
             pass
 
-    def _explain_chunk(self, model, explainer, chunk, chunk_key, columns, outcome, shared) -> bool:
-        """Explanations of ``chunk`` (from the cache, or computed and cached), appended to
-        ``outcome.attributions`` (None for a failed example); returns True when computed."""
+    def _explain_chunk(self, model, explainer, chunk, chunk_key, columns, outcome, shared, out: list) -> bool:
+        """Explanations of ``chunk`` (from the cache, or computed and cached), appended to ``out``
+        (None for a failed example; failures go to ``outcome.errors``); returns True when computed."""
         cached = self.cache.get("explanations", chunk_key)
         if cached is not None:
             attributions = [None if d is None else Attribution.from_dict(d) for d in cached["attributions"]]
@@ -311,7 +394,7 @@ class BenchmarkSession:
                 "attributions": [None if a is None else a.to_dict() for a in attributions], "errors": errors})
         self.record.attribution_rows.extend(attribution_row(columns, e.id, a)
                                             for e, a in zip(chunk, attributions) if a is not None)
-        outcome.attributions.extend(attributions)
+        out.extend(attributions)
         return cached is None
 
     def _score_chunk(self, model, metrics, chunk, chunk_key, attributions, columns, outcome, shared,

@@ -162,11 +162,16 @@ def check_out(out: str | None) -> None:
 
 def check_threads(threads) -> int | None:
     """``--xb-threads``: torch intra-op threads per process, a positive integer (None: not given)."""
-    if threads is None:
+    return check_positive_int("--xb-threads", threads)
+
+
+def check_positive_int(option: str, value) -> int | None:
+    """A positive integer option (None: not given); an ``OptionError`` naming ``option`` otherwise."""
+    if value is None:
         return None
-    text = str(threads).strip()
-    if isinstance(threads, bool) or not re.fullmatch(r"[0-9]+", text) or int(text) <= 0:
-        raise OptionError(f"--xb-threads must be a positive integer; got {threads!r}")
+    text = str(value).strip()
+    if isinstance(value, bool) or not re.fullmatch(r"[0-9]+", text) or int(text) <= 0:
+        raise OptionError(f"{option} must be a positive integer; got {value!r}")
     return int(text)
 
 

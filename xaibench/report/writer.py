@@ -101,7 +101,7 @@ def write_run(run, models: dict | None = None) -> str:
     (staging / "leaderboard.tex").write_text(leaderboard.leaderboard_latex(summary, ranks), encoding="utf-8")
     atomic_write_json(staging / "provenance.json",
                       provenance.collect(cfg.to_dict(), str(root), run.model_info, run.dataset_info, run.started,
-                                         torch_threads=run.torch_threads))
+                                         torch_threads=run.torch_threads, cluster=getattr(run, "cluster", None)))
     quantities = task_quantities(run.attribution_rows, run.model_info)
     curve_pictures = figures.curve_figures(curves, staging / "figures", quantities=quantities, seed=cfg.seed)
     rank_png = figures.rank_figure(ranks, staging / "figures")
