@@ -13,6 +13,23 @@ import torch
 
 from xaibench.modeling.gradients import input_gradients
 
+#: ``sign`` of the gradient explainers: keep the direction of each unit's score (``"signed"``: > 0
+#: supports the explained output, < 0 opposes it) or report its magnitude only (``"abs"``: |score|,
+#: how much the unit matters whichever way it pushes).
+SIGNS = ("signed", "abs")
+
+
+def check_sign(sign, allowed: tuple[str, ...] = SIGNS, why: str = "") -> None:
+    """Raise ``ValueError`` unless ``sign`` is one of ``allowed``."""
+    if sign not in allowed:
+        raise ValueError(f"sign must be one of {allowed}{why}, got {sign!r}")
+
+
+def apply_sign(scores: list[np.ndarray], sign: str) -> list[np.ndarray]:
+    """Unit scores as ``sign`` asks: unchanged (``"signed"``) or their absolute values (``"abs"``;
+    taken per unit, after the sub-token sum)."""
+    return [np.abs(s) for s in scores] if sign == "abs" else scores
+
 
 def units_from_tokens(token_scores: np.ndarray, token_units: np.ndarray, n_units: int) -> np.ndarray:
     """Sum token scores into their units (special tokens, index -1, and padding are dropped).

@@ -5,9 +5,10 @@ SHAP's Partition explainer even decides what to evaluate next from the previous 
 requests cannot be collected up front. ``run_lockstep`` runs one job per example in its own thread,
 but only one thread runs at a time: each job runs until it asks the model something, then the next
 job runs; when every job is waiting, all their requests go to the engine as ONE batched call and
-every job gets its answer. Jobs take turns in a fixed order and each has its own numpy global
-random state (SHAP breaks priority ties with ``np.random``), so results are deterministic and an
-example's result does not depend on the other examples in the call.
+every job gets its answer. Jobs take turns in a fixed order and each has its own numpy and torch
+global random states (SHAP breaks priority ties with ``np.random``; captum's KernelShap samples
+with torch's generator), so results are deterministic and an example's result does not depend on
+the other examples in the call.
 """
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ import threading
 from typing import Any, Callable, Sequence
 
 import numpy as np
+import torch
 
 Ask = Callable[[Any], Any]
 
@@ -33,6 +35,8 @@ class _Job:
         self.error: BaseException | None = None
         self.done = False
         self.rng_state = np.random.RandomState(seed).get_state()
+        # torch's global generator too: captum's samplers (KernelShap) draw from it.
+        self.torch_state = torch.Generator().manual_seed(int(seed)).get_state()
         self.thread = threading.Thread(target=self._body, daemon=True)
 
     def ask(self, request: Any) -> Any:
@@ -63,11 +67,14 @@ class _Runner:
         self.cancelled = False
 
     def turn(self, job: _Job) -> None:
-        """Let ``job`` run until it asks something or finishes, with its own numpy random state."""
+        """Let ``job`` run until it asks something or finishes, with its own numpy and torch random
+        states."""
         np.random.set_state(job.rng_state)
+        torch.set_rng_state(job.torch_state)
         job.go.release()
         self.yielded.acquire()
         job.rng_state = np.random.get_state()
+        job.torch_state = torch.get_rng_state()
 
 
 def run_lockstep(
@@ -82,16 +89,17 @@ def run_lockstep(
 
     A job calls ``ask(request)`` to get an answer; ``answer_all(requests)`` receives the pending
     requests of all waiting jobs (in job order) and returns their answers: this is where the one
-    batched model call per round happens. ``seeds[i]`` seeds job i's numpy global random state.
-    At most ``max_active`` jobs (threads) are alive at once. The caller's numpy global random
-    state is restored afterwards.
+    batched model call per round happens. ``seeds[i]`` seeds job i's numpy and torch global random
+    states.
+    At most ``max_active`` jobs (threads) are alive at once. The caller's numpy and torch global
+    random states are restored afterwards.
     """
     runner = _Runner()
     pending = [_Job(fn, seed, runner) for fn, seed in zip(jobs, seeds)]
     results: list = [None] * len(pending)
     order = {id(job): i for i, job in enumerate(pending)}
     active: list[_Job] = []
-    caller_state = np.random.get_state()
+    caller_state, caller_torch_state = np.random.get_state(), torch.get_rng_state()
     bar = None
     if progress:
         from tqdm.auto import tqdm
@@ -124,6 +132,7 @@ def run_lockstep(
             active = waiting
     finally:
         np.random.set_state(caller_state)
+        torch.set_rng_state(caller_torch_state)
         if bar is not None:
             bar.close()
         if active:

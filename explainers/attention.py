@@ -1,4 +1,5 @@
-"""Raw attention from the first ([CLS]) token, and the head reduction rollout and plots share."""
+"""Raw attention from the token the classifier reads ([CLS], or a decoder's last token), and the head
+reduction rollout and plots share."""
 from __future__ import annotations
 
 import numpy as np
@@ -23,12 +24,14 @@ def reduce_heads(attention: torch.Tensor, head_reduction: str) -> torch.Tensor:
 
 @registry.explainers.register
 class Attention(Explainer):
-    """Attention weights from the first token ([CLS]) to every token, in one layer, reduced over
-    heads (e.g. Jain & Wallace, 2019, who also show why attention need not be explanation).
+    """Attention weights from the token the classification head reads (the first token, [CLS], of
+    an encoder; the last real token of a decoder classifier: ``Classifier.pooling``) to every token,
+    in one layer, reduced over heads (e.g. Jain & Wallace, 2019, who also show why attention need
+    not be explanation).
 
-    Score: ``sum over the unit's sub-tokens of A[layer][CLS -> token]`` after the head reduction;
-    a share of attention in [0, 1], always >= 0 (attention has no sign). Attention to [CLS]/[SEP]
-    is dropped, so a text's scores sum to at most 1. Attention does not depend on the target or
+    Score: ``sum over the unit's sub-tokens of A[layer][pooled -> token]`` after the head reduction;
+    a share of attention in [0, 1], always >= 0 (attention has no sign). Attention to special
+    tokens ([CLS]/[SEP], a decoder's BOS) is dropped, so a text's scores sum to at most 1. Attention does not depend on the target or
     on ``output`` (the target-class probability by default): they are recorded, not used.
     One forward pass per text, batched, ``inference_mode``.
 
@@ -56,11 +59,12 @@ class Attention(Explainer):
             raise ValueError(f"layer must be an int (negative counts from the last layer), got {self.layer!r}")
 
     def _attribute(self, model, batch: ExplainBatch) -> list[np.ndarray]:
-        def first_rows(attentions) -> np.ndarray:
+        def first_rows(attentions, pooled) -> np.ndarray:
             n_layers = len(attentions)
             if not -n_layers <= self.layer < n_layers:
                 raise ValueError(f"layer={self.layer} is out of range for a model with {n_layers} layers")
-            return reduce_heads(attentions[self.layer], self.head_reduction)[:, 0, :].to("cpu", torch.float64).numpy()
+            reduced = reduce_heads(attentions[self.layer], self.head_reduction)
+            return reduced[torch.arange(len(pooled)), pooled, :].to("cpu", torch.float64).numpy()
 
         results: list[np.ndarray] = [np.zeros(0)] * len(batch)
         for idx, from_first in attention_weights(model, batch.token_ids, first_rows, batch.progress):

@@ -29,12 +29,14 @@ def rollout(attentions, head_reduction: str = "mean") -> torch.Tensor:
 
 @registry.explainers.register
 class AttentionRollout(Explainer):
-    """Attention rollout from the first token ([CLS]): how much of [CLS]'s final representation
-    flows from each input token through attention and residual connections, heads averaged
-    (Abnar & Zuidema, 2020, "Quantifying Attention Flow in Transformers").
+    """Attention rollout from the token the classification head reads ([CLS] of an encoder, the last
+    real token of a decoder: ``Classifier.pooling``): how much of its final representation flows
+    from each input token through attention and residual connections, heads averaged (Abnar &
+    Zuidema, 2020, "Quantifying Attention Flow in Transformers").
 
-    Score: ``sum over the unit's sub-tokens of R[CLS -> token]`` (see ``rollout``): a share in
-    [0, 1], always >= 0, no sign. [CLS]/[SEP] shares are dropped (often most of the mass). Does not
+    Score: ``sum over the unit's sub-tokens of R[pooled -> token]`` (see ``rollout``): a share in
+    [0, 1], always >= 0, no sign. Shares of special tokens ([CLS]/[SEP], a decoder's BOS) are
+    dropped (often most of the mass). Does not
     depend on the target or on ``output`` (the target-class probability by default); they are
     recorded only. One forward pass per text, batched, ``inference_mode``.
 
@@ -55,8 +57,8 @@ class AttentionRollout(Explainer):
             raise ValueError(f"head_reduction must be one of {HEAD_REDUCTIONS}, got {self.head_reduction!r}")
 
     def _attribute(self, model, batch: ExplainBatch) -> list[np.ndarray]:
-        def first_rows(attentions) -> np.ndarray:
-            return rollout(attentions, self.head_reduction)[:, 0, :].cpu().numpy()
+        def first_rows(attentions, pooled) -> np.ndarray:
+            return rollout(attentions, self.head_reduction)[torch.arange(len(pooled)), pooled, :].cpu().numpy()
 
         results: list[np.ndarray] = [np.zeros(0)] * len(batch)
         for idx, from_first in attention_weights(model, batch.token_ids, first_rows, batch.progress):

@@ -25,8 +25,9 @@ from xaibench.core.records import Attribution, Attributions, Unit
 from xaibench.core.seeding import stable_hash
 
 #: Explainer families: what kind of evidence the scores are. ``natural_language``: the explanation
-#: is a sentence, and the scores are the units it cites (``explainers/_sentence.py``).
-FAMILIES = ("control", "attention", "gradient", "perturbation", "natural_language")
+#: is a sentence, and the scores are the units it cites (``explainers/_sentence.py``); ``external``:
+#: scores computed elsewhere and read from a file (``explainers/attributions_file.py``).
+FAMILIES = ("control", "attention", "gradient", "perturbation", "natural_language", "external")
 
 
 @dataclass
@@ -66,7 +67,9 @@ class Explainer(Component, abc.ABC):
     output drop of removing one unit). ``xaibench.metrics.circularity`` reads the last two to find
     explainer/metric pairs where the metric only re-measures what the explainer computed.
     ``profiles``: the built-in profiles whose default runs select it (None: every profile that
-    selects default explainers; see ``in_default_runs``).
+    selects default explainers; see ``in_default_runs``). ``reexplainable`` (False: it cannot
+    explain other texts or models, so the metrics that re-explain do not apply) and ``external``
+    (True: its scores were computed elsewhere, so the cost metrics do not apply).
 
     Two hooks take the model: ``unavailable_for(model)`` says why the explainer cannot explain
     that model at all (a learned generator trained for another classifier), so a run records the
@@ -99,6 +102,11 @@ class Explainer(Component, abc.ABC):
     computes: ClassVar[str | None] = None
     #: Built-in profiles that select it by default (None: all of them).
     profiles: ClassVar[tuple[str, ...] | None] = None
+    #: False when the explainer cannot explain other texts or models (scores read from a file):
+    #: metrics that re-explain (``Metric.reexplains``) do not apply to it.
+    reexplainable: ClassVar[bool] = True
+    #: True when the scores were computed elsewhere: cost metrics do not apply.
+    external: ClassVar[bool] = False
 
     def __init__(self, *, seed: int = 0, output: str | None = None) -> None:
         self.seed = seed

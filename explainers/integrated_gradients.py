@@ -7,10 +7,15 @@ import numpy as np
 import torch
 
 from xaibench.core import registry
-from xaibench.explainers._gradients import units_from_tokens
+from xaibench.explainers._gradients import apply_sign, check_sign, units_from_tokens
+from xaibench.explainers._embedding_methods import (
+    check_noise_stdev,
+    embedding_output_function,
+    noise_tunnel_attributions,
+    word_baseline,
+)
 from xaibench.explainers.base import ExplainBatch, Explainer
 from xaibench.modeling.engine import run_batches
-from xaibench.modeling.gradients import embedding_forward
 from xaibench.modeling.sharing import gradient_call, ids_key
 
 
@@ -40,16 +45,27 @@ class IntegratedGradients(Explainer):
     as captum does internally. Inside ``model.sharing()`` the second variant on the same texts reuses
     the first one's integral instead of recomputing it.
 
+    **Noise tunnel** (``noise_tunnel=k``, Smilkov et al. 2017's SmoothGrad over IG, through
+    ``captum.attr.NoiseTunnel``): the attribution is the mean of IG at k copies of the embeddings
+    with Gaussian noise of standard deviation ``noise_stdev`` × the standard deviation of the
+    text's word embeddings (the baseline stays clean). The noise is drawn per example from its own
+    seed (torch's generator seeded from (seed, name, text) for that example's captum call), so it
+    does not depend on the other texts; each example is then one captum call of k × ``n_steps``
+    rows, and no convergence delta is stored.
+
     Parameters
     ----------
     n_steps: int, default 50. Integration steps.
     multiply_by_inputs: bool, default True (see above).
     internal_batch_size: int or None, default None. Most (text, step) rows per forward/backward;
         None sizes chunks from ``model.token_budget``. Texts of similar length share captum calls.
-    seed: unused (deterministic). output: see ``Explainer``.
+    noise_tunnel: int, default 0 (off). Noisy copies averaged (SmoothGrad over IG).
+    noise_stdev: float, default 0.1. Noise standard deviation, relative to the embeddings' spread.
+    sign: ``"signed"`` (default) or ``"abs"`` (|score| per unit; ``explainers/_gradients.py``).
+    seed: seeds the noise tunnel (deterministic without it). output: see ``Explainer``.
 
     Cost: ``n_steps`` forwards and backwards per text, plus 2 forwards (f at both ends, for the
-    delta).
+    delta); with the noise tunnel ``noise_tunnel`` × ``n_steps`` forwards and backwards.
     """
 
     name = "integrated_gradients"
@@ -59,11 +75,17 @@ class IntegratedGradients(Explainer):
     gradient_based = True
 
     def __init__(self, *, n_steps: int = 50, multiply_by_inputs: bool = True, internal_batch_size: int | None = None,
-                 seed: int = 0, output: str | None = None) -> None:
+                 noise_tunnel: int = 0, noise_stdev: float = 0.1, sign: str = "signed", seed: int = 0,
+                 output: str | None = None) -> None:
         super().__init__(seed=seed, output=output)
         self.n_steps = n_steps
         self.multiply_by_inputs = multiply_by_inputs
         self.internal_batch_size = internal_batch_size
+        self.noise_tunnel = noise_tunnel
+        self.noise_stdev = noise_stdev
+        self.sign = sign
+        # Random only with the noise tunnel (the class fact is the default's).
+        self.deterministic = not noise_tunnel
 
     def check_params(self) -> None:
         if isinstance(self.n_steps, bool) or not isinstance(self.n_steps, int) or self.n_steps < 1:
@@ -74,8 +96,28 @@ class IntegratedGradients(Explainer):
                 isinstance(self.internal_batch_size, bool) or not isinstance(self.internal_batch_size, int)
                 or self.internal_batch_size < 1):
             raise ValueError(f"internal_batch_size must be a positive int or None, got {self.internal_batch_size!r}")
+        if isinstance(self.noise_tunnel, bool) or not isinstance(self.noise_tunnel, int) or self.noise_tunnel < 0:
+            raise ValueError(f"noise_tunnel must be an int >= 0 (noisy copies; 0 = off), got {self.noise_tunnel!r}")
+        check_noise_stdev(self.noise_stdev)
+        check_sign(self.sign)
 
     def _attribute(self, model, batch: ExplainBatch) -> list[np.ndarray]:
+        if self.noise_tunnel:
+            return apply_sign(self._noise_tunnel(model, batch), self.sign)
+        return apply_sign(self._plain(model, batch), self.sign)
+
+    def _noise_tunnel(self, model, batch: ExplainBatch) -> list[np.ndarray]:
+        from captum.attr import IntegratedGradients as CaptumIntegratedGradients
+
+        ig = CaptumIntegratedGradients(embedding_output_function(model, batch.output),
+                                       multiply_by_inputs=self.multiply_by_inputs)
+        return noise_tunnel_attributions(model, batch, ig, self.noise_tunnel, self.noise_stdev,
+                                         {"n_steps": self.n_steps,
+                                          "internal_batch_size": self.internal_batch_size or
+                                          max(1, model.token_budget // max(1, max(map(len, batch.token_ids))))},
+                                         with_baseline=True)
+
+    def _plain(self, model, batch: ExplainBatch) -> list[np.ndarray]:
         key = ("path_gradients", ids_key(batch.token_ids), tuple(int(t) for t in batch.targets), batch.output,
                self.n_steps, self.internal_batch_size)
         parts = gradient_call(model, key, lambda: self._path_gradients(model, batch))
@@ -111,21 +153,16 @@ class IntegratedGradients(Explainer):
         start, n_forward0, n_backward0 = time.perf_counter(), model.n_forward, model.n_backward
         embedding = model.hf_model.get_input_embeddings()
 
-        def forward(embeddings, input_ids, attention_mask, targets):
-            # f at given embeddings, for captum's path steps and for both endpoints; the engine
-            # counts every row as a forward pass, and as a backward pass when captum differentiates it.
-            logits = embedding_forward(model, embeddings, input_ids, attention_mask)
-            return model.output_from_logits(logits, targets, batch.output)
+        # f at given embeddings, for captum's path steps and for both endpoints; the engine counts
+        # every row as a forward pass, and as a backward pass when captum differentiates it.
+        forward = embedding_output_function(model, batch.output)
 
         ig = CaptumIntegratedGradients(forward, multiply_by_inputs=False)
-        # [UNK] stands for real words (emoji, unseen scripts): it moves with the words.
-        kept = set(model.tokenizer.all_special_ids) - {model.tokenizer.unk_token_id}
-        special = torch.as_tensor(sorted(kept), dtype=torch.long, device=model.device)
 
         def step(idx: np.ndarray, padded: dict[str, torch.Tensor]):
             ids, mask = padded["input_ids"], padded["attention_mask"]
             # Pad every word; keep special tokens (and padding, already pad) so only words move.
-            baseline = torch.where(torch.isin(ids, special), ids, torch.full_like(ids, model.pad_token_id))
+            baseline = word_baseline(model, ids)
             targets = torch.as_tensor(batch.targets[idx], device=model.device)
             rows = self.internal_batch_size or max(len(idx), model.token_budget // ids.shape[1])
             with torch.no_grad():

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from xaibench.core import registry
-from xaibench.explainers._gradients import gradient_attributions, units_from_tokens
+from xaibench.explainers._gradients import check_sign, gradient_attributions, units_from_tokens
 from xaibench.explainers.base import ExplainBatch, Explainer
 
 
@@ -20,7 +20,9 @@ class Saliency(Explainer):
     embedding norm). Always >= 0: saliency says how *sensitive* f is to a unit, not in which
     direction the unit pushes it. One forward and one backward per text, batched.
 
-    Parameters: ``seed`` (unused, the method is deterministic), ``output`` (see ``Explainer``).
+    Parameters: ``sign``: ``"abs"`` only (a gradient norm has no sign; the parameter is there
+    because every gradient explainer has it), ``seed`` (unused, the method is deterministic),
+    ``output`` (see ``Explainer``).
     """
 
     name = "saliency"
@@ -28,8 +30,12 @@ class Saliency(Explainer):
     family = "gradient"
     gradient_based = True
 
-    def __init__(self, *, seed: int = 0, output: str | None = None) -> None:
+    def __init__(self, *, sign: str = "abs", seed: int = 0, output: str | None = None) -> None:
         super().__init__(seed=seed, output=output)
+        self.sign = sign
+
+    def check_params(self) -> None:
+        check_sign(self.sign, ("abs",), why=" (saliency is a gradient norm: it has no sign)")
 
     def _attribute(self, model, batch: ExplainBatch) -> list[np.ndarray]:
         token_scores = gradient_attributions(

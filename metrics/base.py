@@ -28,7 +28,8 @@ from xaibench.metrics.records import ExampleScore, MetricResult, ModelInput, Req
 __all__ = ["ExampleScore", "Metric", "MetricResult", "ModelInput", "Request"]
 
 #: Metric families, in the order tables show them.
-FAMILIES = ("faithfulness", "ground_truth", "plausibility", "natural_language", "stability", "sanity", "cost")
+FAMILIES = ("faithfulness", "ground_truth", "plausibility", "natural_language", "stability", "sanity", "diagnostic",
+            "complexity", "cost")
 
 
 class Metric(Component):
@@ -63,6 +64,11 @@ class Metric(Component):
       a metric exactly when they run an explainer of that family (whatever the profile's metric
       families), it is not applicable to the others, and it stays out of the across-task ranks
       (it does not compare every explainer).
+    - ``reexplains``: the metric explains other texts or models with the attribution's explainer
+      (stability, sanity, contrast): it does not apply to explainers that cannot (``reexplainable``).
+    - ``profiles``: the built-in profiles whose default runs select it (None: every profile that
+      selects its family); the metrics that re-explain every text again (``random_logit``) run in
+      quick and full only.
     - ``reference_label``: what the reference row of the tables is called ("random ordering";
       "shuffled explanation" for the sentence metrics, whose reference gives each text another
       text's sentence).
@@ -88,14 +94,22 @@ class Metric(Component):
     variant_of: ClassVar[str | None] = None
     explainer_family: ClassVar[str | None] = None
     reference_label: ClassVar[str] = "random ordering"
+    profiles: ClassVar[tuple[str, ...] | None] = None
+    reexplains: ClassVar[bool] = False
 
     @classmethod
     def not_applicable_to(cls, explainer) -> str | None:
         """None when the metric applies to ``explainer`` (an instance, or its class or registry
         spec); otherwise a short reason shown in its table cell. Default: applies, unless the
-        metric declares an ``explainer_family`` the explainer is not of."""
+        metric declares an ``explainer_family`` the explainer is not of, re-explains (``reexplains``)
+        with an explainer that cannot (scores from a file), or measures cost of scores computed
+        elsewhere. Subclasses that add reasons call this first."""
         if cls.explainer_family and getattr(explainer, "family", None) != cls.explainer_family:
             return f"not {cls.explainer_family.replace('_', ' ')}"
+        if cls.reexplains and not getattr(explainer, "reexplainable", True):
+            return "not re-explainable"
+        if cls.family == "cost" and getattr(explainer, "external", False):
+            return "computed elsewhere"
         return None
 
     def removal_rule(self) -> str | None:

@@ -127,6 +127,7 @@ class ContrastHit(Metric):
     proportion = True  # a hit (1) or a miss (0) per example
     higher_is_better = True
     family = "ground_truth"
+    reexplains = True
     k: ClassVar[int] = 3
 
     def __init__(self, max_candidates: int = 32) -> None:

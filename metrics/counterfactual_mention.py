@@ -44,6 +44,7 @@ class CounterfactualMention(SentenceMetric):
     order = 39
     higher_is_better = True
     proportion = True
+    reexplains = True
 
     def __init__(self, max_candidates: int = 32, n_shuffled: int = 3, seed: int = 0) -> None:
         super().__init__(n_shuffled=n_shuffled, seed=seed)

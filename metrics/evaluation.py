@@ -76,7 +76,8 @@ def score_chunk(model, metrics: Sequence, attributions: Sequence,
                 metric_scores.append(request.outcome)
                 continue
             targets = np.full(len(pos), int(attribution.target))
-            outputs = np.asarray(model.output_from_logits(logits[pos], targets, attribution.output), dtype=float)
+            outputs = (np.asarray(logits[pos], dtype=float) if request.logits else
+                       np.asarray(model.output_from_logits(logits[pos], targets, attribution.output), dtype=float))
             metric_scores.append(metric.compute(model, attribution, request, outputs))
         out.append(metric_scores)
     return out

@@ -43,12 +43,15 @@ class Request:
     """The inputs one metric needs for one attribution, plus any state ``compute`` wants back.
 
     ``outcome`` short-circuits the model: when set (e.g. an empty text), ``inputs`` must be empty
-    and the engine returns ``outcome`` as is.
+    and the engine returns ``outcome`` as is. ``logits``: hand ``compute`` the raw logits
+    ``[len(inputs), n_outputs]`` instead of f (a metric that needs the predicted class of each
+    input, as ``auc_tp`` does).
     """
 
     inputs: tuple[ModelInput, ...] = ()
     state: Any = None
     outcome: ExampleScore | None = None
+    logits: bool = False
 
 
 @dataclass

@@ -43,11 +43,14 @@ def explain_many(
     model,
     attributions: Sequence[Attribution],
     texts: Sequence[Sequence[str]],
+    targets: Sequence[Sequence[int]] | None = None,
     **overrides,
 ) -> list[list[Attribution] | str]:
     """Explain ``texts[i]`` (a list of texts, e.g. perturbations of attribution i) with the explainer
-    that made ``attributions[i]`` and its target; one ``explain`` call per explainer configuration.
+    that made ``attributions[i]``; one ``explain`` call per explainer configuration.
 
+    ``targets[i][j]``: the class to explain for ``texts[i][j]`` (default the attribution's own
+    target for all of them; other classes for ``random_logit``, ``confidence_indication``).
     Returns, per attribution, the new attributions in the order of ``texts[i]``, or a string saying
     why the explainer could not be rebuilt. ``overrides`` replace explainer parameters (``seed``).
     """
@@ -64,10 +67,11 @@ def explain_many(
                 out[i] = str(exc)
             continue
         flat = [t for i in members for t in texts[i]]
-        targets = [int(attributions[i].target) for i in members for _ in texts[i]]
+        flat_targets = [int(targets[i][j]) if targets is not None else int(attributions[i].target)
+                        for i in members for j in range(len(texts[i]))]
         if not flat:
             continue
-        results = explainer.explain(model, flat, targets=targets)
+        results = explainer.explain(model, flat, targets=flat_targets)
         pos = 0
         for i in members:
             out[i] = results[pos:pos + len(texts[i])]

@@ -33,6 +33,7 @@ class RandomizationSanity(Metric):
     name = "randomization_sanity"
     order = 50
     family = "sanity"
+    reexplains = True
     higher_is_better = True
 
     def __init__(self, cascading: bool = False, seed: int = 0) -> None:

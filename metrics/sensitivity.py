@@ -105,12 +105,14 @@ class MaxSensitivity(Metric):
     name = "max_sensitivity"
     order = 43
     family = "stability"
+    reexplains = True
     higher_is_better = False
     profile_params = {"smoke": {"n_samples": 2}, "quick": {"n_samples": 4}}
 
     @classmethod
     def not_applicable_to(cls, explainer) -> str | None:
-        return None if getattr(explainer, "gradient_based", False) else NOT_GRADIENT_BASED
+        reason = super().not_applicable_to(explainer)
+        return reason or (None if getattr(explainer, "gradient_based", False) else NOT_GRADIENT_BASED)
 
     def __init__(self, radius: float = 0.02, n_samples: int = 8, seed: int = 0) -> None:
         if not isinstance(radius, (int, float)) or not radius > 0:

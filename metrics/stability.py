@@ -65,6 +65,7 @@ class _PerturbationMetric(Metric):
     """Shared protocol: perturb, re-explain, compare each kept x' with x, average over the x'."""
 
     family = "stability"
+    reexplains = True
     # Smoke (CI) keeps one perturbation of four tries per example; quick and full several.
     profile_params = {"smoke": {"n_tries": 4, "n_keep": 1}}
 
@@ -198,12 +199,14 @@ class SeedStability(Metric):
     name = "seed_stability"
     order = 42
     family = "stability"
+    reexplains = True
     higher_is_better = True
     profile_params = {"smoke": {"n_seeds": 2}}
 
     @classmethod
     def not_applicable_to(cls, explainer) -> str | None:
-        return DETERMINISTIC if getattr(explainer, "deterministic", True) else None
+        reason = super().not_applicable_to(explainer)
+        return reason or (DETERMINISTIC if getattr(explainer, "deterministic", True) else None)
 
     def __init__(self, n_seeds: int = 3, seed: int = 0) -> None:
         self.n_seeds = _check_int("n_seeds", n_seeds, 2)

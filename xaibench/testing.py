@@ -115,10 +115,10 @@ def keyword_sentences(texts: Sequence[str], labels: Sequence[str]) -> list[str]:
 
 #: Parameters that let every registered explainer run offline in tests (its function, ...).
 OFFLINE_PARAMS = {"nl_callable": {"function": "xaibench.testing:keyword_sentences"}}
-#: Explainers that need a server to run (tested against a local stub of their own).
-NEEDS_SERVER = frozenset({"nl_endpoint"})
-#: Explainers that need a trained built-in component for a built-in model (their own tests build one).
-NEEDS_BUILT_IN = frozenset({"nl_generator"})
+#: Explainers that cannot run on any model from parameters alone, and what they need (each is tested
+#: with it in its own tests).
+NEEDS = {"nl_endpoint": "a server", "nl_generator": "a built-in generator for the model",
+         "attributions_file": "a file of scores"}
 
 
 def offline_explainer_names() -> list[str]:
@@ -126,7 +126,7 @@ def offline_explainer_names() -> list[str]:
     what "every explainer" tests iterate over (build each with ``OFFLINE_PARAMS``)."""
     from xaibench.core import registry
 
-    return [n for n in registry.explainers.names() if n not in NEEDS_SERVER | NEEDS_BUILT_IN]
+    return [n for n in registry.explainers.names() if n not in NEEDS]
 
 
 def sentences_failing_on_broken(texts: Sequence[str], labels: Sequence[str]) -> list[str]:
@@ -136,3 +136,71 @@ def sentences_failing_on_broken(texts: Sequence[str], labels: Sequence[str]) -> 
     if broken:
         raise ValueError(f"cannot explain {broken[0]!r}")
     return keyword_sentences(texts, labels)
+
+
+DECODERS = ("gpt2", "llama")
+
+
+def _training_corpus(words: Sequence[str], chars: Sequence[str], n: int = 400) -> list[str]:
+    """Deterministic sentences of ``words`` and runs of ``chars``, for training a tiny BPE."""
+    import random
+
+    rng = random.Random(0)
+    out = []
+    for _ in range(n):
+        out.append(" ".join(rng.choice(list(words)) for _ in range(rng.randint(3, 10))))
+        out.append("".join(rng.choice(list(chars)) for _ in range(rng.randint(2, 8))))
+    return out
+
+
+def decoder_tokenizer(kind: str, words: Sequence[str] = DEFAULT_WORDS, chars: Sequence[str] = DEFAULT_CHARS):
+    """A fast BPE tokenizer trained in a moment on ``words`` and ``chars``, shaped like the real one
+    of ``kind``: ``"gpt2"``: byte-level BPE, no special token added, EOS ``<|endoftext|>`` and no
+    pad token; ``"llama"``: SentencePiece-style ``▁`` word prefixes, ``<s>`` prepended, ``<unk>`` for
+    unseen characters, EOS ``</s>`` and no pad token."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    corpus = _training_corpus(words, chars)
+    if kind == "gpt2":
+        tok = Tokenizer(models.BPE())
+        tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+        tok.decoder = decoders.ByteLevel()
+        tok.train_from_iterator(corpus, trainers.BpeTrainer(
+            vocab_size=400, special_tokens=["<|endoftext|>"], show_progress=False,
+            initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
+        tok.post_processor = processors.ByteLevel(trim_offsets=True)
+        return PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<|endoftext|>", bos_token="<|endoftext|>")
+    if kind == "llama":
+        tok = Tokenizer(models.BPE(unk_token="<unk>"))
+        tok.pre_tokenizer = pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="first")
+        tok.decoder = decoders.Metaspace(replacement="▁", prepend_scheme="first")
+        tok.train_from_iterator(corpus, trainers.BpeTrainer(vocab_size=400, special_tokens=["<unk>", "<s>", "</s>"],
+                                                            show_progress=False))
+        tok.post_processor = processors.TemplateProcessing(single="<s> $A", special_tokens=[("<s>", tok.token_to_id("<s>"))])
+        return PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<s>", eos_token="</s>", unk_token="<unk>")
+    raise ValueError(f"kind must be one of {DECODERS}, got {kind!r}")
+
+
+def tiny_decoder(kind: str = "gpt2", num_labels: int = 2, seed: int = 0, words: Sequence[str] = DEFAULT_WORDS,
+                 chars: Sequence[str] = DEFAULT_CHARS, hidden: int = 32, layers: int = 2, heads: int = 2,
+                 max_length: int = 64, device: str = "cpu", **options) -> Classifier:
+    """A decoder sequence classifier with random weights (seeded): ``GPT2ForSequenceClassification``
+    or ``LlamaForSequenceClassification`` (grouped-query attention, rotary positions, RMSNorm),
+    reading its prediction at the last real token; the tokenizer of ``decoder_tokenizer``."""
+    from transformers import GPT2Config, GPT2ForSequenceClassification, LlamaConfig, LlamaForSequenceClassification
+
+    tokenizer = decoder_tokenizer(kind, words, chars)
+    common = {"num_labels": num_labels, "attn_implementation": "eager",
+              "bos_token_id": tokenizer.bos_token_id, "eos_token_id": tokenizer.eos_token_id}
+    torch.manual_seed(seed)
+    if kind == "gpt2":
+        config = GPT2Config(vocab_size=len(tokenizer), n_positions=max_length, n_embd=hidden, n_layer=layers,
+                            n_head=heads, **common)
+        model = GPT2ForSequenceClassification(config)
+    else:
+        config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=hidden, intermediate_size=hidden * 2,
+                             num_hidden_layers=layers, num_attention_heads=heads, num_key_value_heads=1,
+                             max_position_embeddings=max_length, **common)
+        model = LlamaForSequenceClassification(config)
+    return Classifier(model, tokenizer, name=f"tiny-{kind}", device=device, max_length=max_length, **options)

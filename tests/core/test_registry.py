@@ -120,12 +120,12 @@ def test_builtin_components_declare_their_facts():
     for name in xb.list_explainers():
         spec = registry.explainers.spec(name)
         assert spec.name == name and spec.family in ("control", "attention", "gradient", "perturbation",
-                                                     "natural_language")
+                                                     "natural_language", "external")
     for name in xb.list_metrics():
         spec = registry.metrics.spec(name)
         assert spec.name == name and isinstance(spec.higher_is_better, bool)
         assert spec.family in ("faithfulness", "ground_truth", "plausibility", "natural_language", "stability",
-                               "sanity", "cost")
+                               "sanity", "diagnostic", "complexity", "cost")
     sentence = [n for n in xb.list_explainers() if registry.explainers.spec(n).family == "natural_language"]
     assert sentence == ["nl_callable", "nl_endpoint", "nl_generator", "nl_template"]
     about_sentences = [n for n in xb.list_metrics() if registry.metrics.spec(n).explainer_family == "natural_language"]
@@ -133,6 +133,6 @@ def test_builtin_components_declare_their_facts():
                                "counterfactual_mention", "label_agreement"]
     assert all(registry.metrics.spec(n).family == "natural_language" for n in about_sentences)
     gradient = [n for n in xb.list_explainers() if registry.explainers.spec(n).gradient_based]
-    assert gradient == ["grad_x_input", "integrated_gradients", "saliency"]
+    assert gradient == ["deeplift", "grad_x_input", "gradient_shap", "integrated_gradients", "saliency", "smoothgrad"]
     noisy = [n for n in xb.list_metrics() if registry.metrics.spec(n).noisy]
     assert noisy == ["peak_memory_mb", "runtime_seconds"]

@@ -13,18 +13,23 @@ def test_default_runs_read_the_declared_facts():
                                     "integrated_gradients", "lime", "shap", "occlusion"]
     stability_and_sanity = ["perturbation_stability", "topk_intersection", "seed_stability", "max_sensitivity",
                             "randomization_sanity"]
-    assert profile_metrics("smoke") == ["comprehensiveness", "sufficiency", "deletion_auc", "insertion_auc",
-                                        "loo_correlation", *stability_and_sanity, "runtime_seconds",
-                                        "forward_passes", "backward_passes", "peak_memory_mb"]
+    faithfulness = ["comprehensiveness", "sufficiency", "deletion_auc", "insertion_auc", "auc_tp",
+                    "faithfulness_correlation", "infidelity", "loo_correlation"]
+    assert profile_metrics("smoke") == [*faithfulness, *stability_and_sanity, "sparseness", "complexity",
+                                        "runtime_seconds", "forward_passes", "backward_passes", "peak_memory_mb"]
     quick = profile_metrics("quick")
     variants = ["comprehensiveness_mask", "sufficiency_mask", "deletion_auc_mask", "insertion_auc_mask",
                 "soft_comprehensiveness", "soft_sufficiency"]
     # quick and full re-ask the faithfulness metrics under the removal variants they declare; smoke does not
-    assert quick[5:11] == variants and profile_metrics("full")[5:11] == variants
+    assert quick[8:14] == variants and profile_metrics("full")[8:14] == variants
     assert not set(variants) & set(profile_metrics("smoke"))
-    assert quick[11:19] == ["ground_truth_top1", "ground_truth_rank", "contrast_hit@3", "plausibility_auprc",
+    assert quick[14:22] == ["ground_truth_top1", "ground_truth_rank", "contrast_hit@3", "plausibility_auprc",
                             "plausibility_token_f1", "plausibility_iou", "plausibility_iou_f1",
                             "lexicon_agreement_auprc"]
+    # The metrics that re-explain every text again, and the diagnostic family, join quick and full only.
+    assert {"random_logit", "confidence_indication", "dataset_consistency"} <= set(quick)
+    assert not {"random_logit", "confidence_indication", "dataset_consistency"} & set(profile_metrics("smoke"))
+    assert "rationale_consistency" in profile_metrics("full") and "rationale_consistency" not in quick
     # Every profile has the stability and sanity axis (issue: the table people cite has all three).
     for profile in ("smoke", "quick", "full"):
         assert set(stability_and_sanity) <= set(profile_metrics(profile)), profile
@@ -92,8 +97,9 @@ SENTENCE_METRICS = ["cited_comprehensiveness", "cited_sufficiency", "citation_pr
 def test_sentence_explainers_run_in_quick_and_full_and_bring_their_metrics():
     assert profile_explainers("smoke") == profile_explainers()
     for profile in ("quick", "full"):
-        assert profile_explainers(profile) == profile_explainers() + ["nl_template", "nl_generator"]
-        assert profile_metrics(profile)[19:24] == SENTENCE_METRICS
+        new = ["smoothgrad", "deeplift", "gradient_shap", *(["kernel_shap"] if profile == "full" else [])]
+        assert set(profile_explainers(profile)) == set(profile_explainers() + ["nl_template", "nl_generator", *new])
+        assert [m for m in profile_metrics(profile) if m in SENTENCE_METRICS] == SENTENCE_METRICS
     assert not set(SENTENCE_METRICS) & set(profile_metrics("smoke"))
     # Naming sentence explainers in a smoke run scores their sentences too, whatever the profile's families.
     config = resolve({"explainers": "nl_template,nl_generator", "dataset": "reviews-en"})

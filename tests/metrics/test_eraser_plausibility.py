@@ -62,7 +62,8 @@ def test_a_piece_that_is_not_a_unit_sequence_is_a_value_error_naming_it(tiny_mod
 def test_offsets_pick_one_occurrence_and_must_align_with_units():
     assert rationale_spans(REPEAT, [], [(14, 18)]) == [(14, 18)]
     assert rationale_spans(REPEAT, ["cast"], [(14, 18)]) == [(14, 18), (19, 23)]
-    assert reference_of(Example("x", REPEAT, 1, rationale_spans=((14, 18),))) == {"rationale": [[14, 18]]}
+    # The gold label travels too (for auc_tp).
+    assert reference_of(Example("x", REPEAT, 1, rationale_spans=((14, 18),))) == {"label": 1, "rationale": [[14, 18]]}
     with pytest.raises(ValueError, match=r"rationale span 1:4 \('ood'\) is not a whole sequence of units"):
         rationale_spans(REPEAT, [], [(1, 4)])
     with pytest.raises(ValueError, match="rationale span 20:40 is not a non-empty range of the text's 23"):

@@ -126,13 +126,13 @@ def test_a_model_without_attention_weights_is_refused_with_the_remedy(monkeypatc
     model = tiny_classifier()
     monkeypatch.setattr(model.hf_model, "forward", lambda *args, **kwargs: SimpleNamespace(attentions=None))
     with pytest.raises(RuntimeError, match="returned no attention weights; load it with attn_implementation='eager'"):
-        attention_weights(model, model.token_ids(TEXTS[:2]), lambda attentions: None)
+        attention_weights(model, model.token_ids(TEXTS[:2]), lambda attentions, pooled: None)
 
 
 def test_attention_weights_reduce_each_batch_and_count_its_texts():
     model = tiny_classifier(token_budget=40)  # several batches
     ids = model.token_ids(TEXTS)
-    shapes = attention_weights(model, ids, lambda attentions: (len(attentions), tuple(attentions[-1].shape)))
+    shapes = attention_weights(model, ids, lambda attentions, pooled: (len(attentions), tuple(attentions[-1].shape)))
     assert len(shapes) > 1
     assert sorted(i for idx, _ in shapes for i in idx) == list(range(len(TEXTS)))
     for idx, (n_layers, (batch, heads, queries, keys)) in shapes:

@@ -2,8 +2,9 @@
 
 Metrics see attributions, not dataset rows, so the evidence of an example travels on its
 attribution: ``with_references(attributions, examples)`` returns copies whose
-``metadata["reference"]`` is ``{"cause": [[start, end], ...], "rationale": [[start, end], ...]}``
-(character spans; a kind is absent when the example has none). The benchmark session does this for
+``metadata["reference"]`` is ``{"cause": [[start, end], ...], "rationale": [[start, end], ...],
+"label": gold}`` (character spans; a kind is absent when the example has none; ``label`` is the
+gold class index or regression target, for ``auc_tp``). The benchmark session does this for
 every chunk; users scoring their own attributions call it themselves::
 
     attrs = xb.with_references(explainer.explain(model, ds.texts[:8]), ds.examples[:8])
@@ -106,9 +107,14 @@ def rationale_spans(text: str, pieces: Sequence[str], spans: Sequence = ()) -> l
 
 
 def reference_of(example: Example) -> dict:
-    """``{"cause": spans, "rationale": spans}`` of one example (kinds it lacks are left out).
-    ValueError naming the example and the piece when its rationale does not fit its text."""
+    """``{"cause": spans, "rationale": spans, "label": gold}`` of one example (kinds it lacks are
+    left out; ``label`` is the gold class index, or the gold target of a regression example, when
+    the example has a numeric one). ValueError naming the example and the piece when its rationale
+    does not fit its text."""
     out = {}
+    label = example.label
+    if isinstance(label, (int, float, np.integer, np.floating)) and not isinstance(label, bool):
+        out["label"] = label.item() if isinstance(label, np.generic) else label
     if example.cause_spans:
         out["cause"] = [[int(s), int(e)] for s, e in example.cause_spans]
     try:
@@ -141,6 +147,11 @@ def with_references(attributions: Sequence[Attribution | None], examples: Sequen
             continue
         out.append(dataclasses.replace(a, metadata={**a.metadata, REFERENCE_KEY: reference}))
     return out
+
+
+def gold_label(attribution: Attribution):
+    """The gold label the attribution's example carries (``with_references``), or None."""
+    return ((attribution.metadata or {}).get(REFERENCE_KEY) or {}).get("label")
 
 
 def reference_spans(attribution: Attribution, kind: str) -> list[tuple[int, int]]:

@@ -20,7 +20,7 @@ PROFILES = {
     # CI: two tasks, 16 examples, the cheap end of each method's range, and the stability and sanity
     # metrics with their smoke settings (one kept perturbation per example, two seeds).
     "smoke": {"n": 16, "explainer_settings": "cheap",
-              "metric_families": ("faithfulness", "stability", "sanity", "cost")},
+              "metric_families": ("faithfulness", "stability", "sanity", "complexity", "cost")},
     # 64 examples x 6 tasks with the cheap settings (measured time: README). Regression, three-class
     # and planted-cause tasks and the ground-truth metrics run in quick and full only, so smoke
     # (CI) time stays flat.
@@ -29,10 +29,12 @@ PROFILES = {
     # Their default explainers include the sentence explainers (``profiles``), whose metrics
     # (family natural_language) come with them.
     "quick": {"n": 64, "explainer_settings": "cheap", "removal_variants": True,
-              "metric_families": ("faithfulness", "ground_truth", "plausibility", "stability", "sanity", "cost")},
+              "metric_families": ("faithfulness", "ground_truth", "plausibility", "stability", "sanity", "diagnostic",
+                                  "complexity", "cost")},
     # Every test example at each method's default settings: hours on 2 CPU cores.
     "full": {"n": None, "explainer_settings": "default", "removal_variants": True,
-             "metric_families": ("faithfulness", "ground_truth", "plausibility", "stability", "sanity", "cost")},
+             "metric_families": ("faithfulness", "ground_truth", "plausibility", "stability", "sanity", "diagnostic",
+                                 "complexity", "cost")},
 }
 
 
@@ -82,6 +84,8 @@ def profile_metrics(profile: str, explainers: list[str] | None = None) -> list[s
 
     def wanted(name: str) -> bool:
         spec = registry.metrics.spec(name)
+        if getattr(spec, "profiles", None) is not None and profile not in spec.profiles:
+            return False
         about = getattr(spec, "explainer_family", None)
         return about in explainer_families if about else spec.family in families
 
@@ -153,6 +157,16 @@ class RunConfig:
     # None: in this process (or pytest-xdist workers). ``ray_workers``: actors per device kind.
     ray: str | None = None
     ray_workers: int | None = None
+    # Explainers whose name in ``explainers`` is not a registry name (the explainers of an
+    # ``--xb-attributions`` file): display name -> registry name (``attributions_file``).
+    explainer_sources: dict[str, str] = field(default_factory=dict)
+
+    def explainer(self, name: str):
+        """The explainer of cell explainer ``name``, built with this run's seed and its settings."""
+        from xaibench.core import registry
+
+        return registry.explainers.create(self.explainer_sources.get(name, name), seed=self.seed,
+                                          **self.explainers[name])
 
     def model_options(self) -> dict:
         """The ``Classifier`` keyword arguments of this run that differ from the defaults (float32,
@@ -221,6 +235,7 @@ def resolve(cli: dict, file_options: dict | None = None) -> RunConfig:
     if len(set(explainer_names)) != len(explainer_names):
         raise OptionError(f"--xb-explainers lists an explainer twice: {','.join(explainer_names)}")
     settings = {name: profile_explainer_settings(profile, name) for name in explainer_names}
+    external = attribution_explainers(_split_list(opts.get("attributions")), registry)
     # [tool.xaibench] may set parameters for explainers this run does not select: those are ignored.
     for name, params in (opts.get("explainer_params") or {}).items():
         if name in settings:
@@ -255,6 +270,7 @@ def resolve(cli: dict, file_options: dict | None = None) -> RunConfig:
     for name, params in settings.items():
         validation.check_component_params("explainer", name, params, registry.explainers.factory(name), seed,
                                           source="invalid parameter")
+    settings.update(external)
     for name, params in metric_settings.items():
         validation.check_component_params("metric", name, params, registry.metrics.factory(name),
                                           source="invalid parameter")
@@ -265,9 +281,7 @@ def resolve(cli: dict, file_options: dict | None = None) -> RunConfig:
     compile_ = validation.check_flag("--xb-compile", opts.get("compile"))
     tolerance = validation.check_compare(opts.get("compare"), opts.get("tolerance"))
     validation.check_out(opts.get("out"))
-    from xaibench.harness.ray_backend import check_ray
-
-    ray = check_ray(opts.get("ray"))
+    ray = validation.check_ray(opts.get("ray"))
     ray_workers = validation.check_positive_int("--xb-ray-workers", opts.get("ray_workers"))
     if ray_workers is not None and ray is None:
         raise OptionError("--xb-ray-workers needs --xb-ray")
@@ -280,7 +294,24 @@ def resolve(cli: dict, file_options: dict | None = None) -> RunConfig:
         use_cache=not bool(opts.get("no_cache", False)), encoding=encoding,
         trust_remote_code=bool(opts.get("trust_remote_code", False)), metric_params=metric_settings,
         threads=threads, dtype=dtype, compile=compile_, model_seeds=model_seeds, ray=ray, ray_workers=ray_workers,
+        explainer_sources={name: "attributions_file" for name in external},
     )
+
+
+def attribution_explainers(paths: list[str], registry) -> dict[str, dict]:
+    """``--xb-attributions FILE[,FILE]``: one explainer per name in the files (``{name: its
+    attributions_file parameters}``), every file checked completely first (``DataValidationError``
+    with line numbers); a name that two files use, or a built-in explainer's name, is an error."""
+    from xaibench.datasets.attribution_file import read_attribution_file
+
+    out: dict[str, dict] = {}
+    for path in paths:
+        for name in read_attribution_file(path, reserved=set(registry.explainers.names())):
+            if name in out:
+                raise OptionError(f"--xb-attributions: explainer {name!r} is in {out[name]['path']} and in {path}; "
+                                  "give each file's explainers their own names")
+            out[name] = {"path": os.path.abspath(path), "explainer": name}
+    return out
 
 
 def expand_model_seeds(tasks: list[Task], model_seeds: int) -> list[Task]:

@@ -33,6 +33,9 @@ _OPTIONS = [
     ("--xb-model-seeds", "model_seeds", "run K seeds of each built-in model (default 1): seed 0 is the model, seed s "
                                         "its recipe retrained with seed s on the same data, named <model>-seed<s>; "
                                         "adds model_seeds.csv (spread over seeds, Kendall's W)"),
+    ("--xb-attributions", "attributions", "JSONL file(s) of explanations computed elsewhere (comma list; one line per "
+                                          "text: text, scores, optional units/spans, target, explainer): scored with "
+                                          "every selected metric next to the built-in explainers"),
     ("--xb-dtype", "dtype", "model weights: float32 (default), bfloat16 or float16 (GPU only); on a CPU bfloat16 "
                             "is usually slower without bf16 units (AMX/AVX512-BF16) and changes the numbers"),
 ]

@@ -43,36 +43,12 @@ import time
 from dataclasses import dataclass
 
 from xaibench.core.errors import OptionError
+from xaibench.harness.validation import LOCAL, RAY_MISSING, check_ray  # noqa: F401 (the options' checks)
 
 #: Retries of a unit whose worker process died (Ray restarts the actor each time).
 MAX_RETRIES = 3
 KILL_ONCE = "XAIBENCH_RAY_KILL_ONCE"
 KILL_CELL = "XAIBENCH_RAY_KILL_CELL"
-RAY_MISSING = ('--xb-ray needs Ray, which is not installed here: pip install -e ".[ray]" '
-               '(or pip install "ray[default]>=2.9" next to xaibench)')
-#: ``--xb-ray`` without an address: start a local Ray instance (or join the one RAY_ADDRESS names).
-LOCAL = "local"
-
-
-def check_ray(value) -> str | None:
-    """The Ray address of a run (``LOCAL``, ``"auto"``, ``host:port`` or ``ray://host:port``), or
-    None without ``--xb-ray``; raises ``OptionError`` when Ray is not installed or the value is
-    not an address."""
-    if value in (None, False, ""):
-        return None
-    address = LOCAL if value is True else str(value).strip()
-    if os.path.exists(address) and ":" not in address:
-        raise OptionError(f"--xb-ray {address!r} looks like a path, not a Ray address: put --xb-ray after the test "
-                          f"paths (pytest benchmarks/ --xb-ray) or write --xb-ray=ADDRESS")
-    if address not in (LOCAL, "auto") and ":" not in address:
-        raise OptionError(f"--xb-ray must be 'local', 'auto', HOST:PORT or ray://HOST:PORT; got {address!r}")
-    try:
-        import ray  # noqa: F401
-    except ImportError:
-        raise OptionError(RAY_MISSING) from None
-    return address
-
-
 @dataclass(frozen=True)
 class Unit:
     """One work unit: the chunk of ``cell`` that begins at example ``start``."""

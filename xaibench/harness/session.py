@@ -261,8 +261,7 @@ class BenchmarkSession:
         try:
             model = self.model(cell.task.model, cell.device)
             columns["task_type"] = model.task_type
-            explainer = registry.explainers.create(cell.explainer, seed=self.config.seed,
-                                                   **self.config.explainers[cell.explainer])
+            explainer = self.config.explainer(cell.explainer)
             metrics = [registry.metrics.create(name, **self.config.metric_params.get(name, {}))
                        for name in self.config.metrics]
             # A metric that says nothing about this explainer (seed stability of a deterministic

@@ -59,8 +59,7 @@ class SharedTables:
             inputs = [x if isinstance(x, str) else tuple(x) for x in cached["inputs"]]
             table.put(inputs, np.asarray(cached["logits"], dtype=np.float64), cached["seconds_each"])
             return
-        components = [registry.explainers.create(name, seed=self.config.seed, **params)
-                      for name, params in self.config.explainers.items()]
+        components = [self.config.explainer(name) for name in self.config.explainers]
         components += [registry.metrics.create(name, **self.config.metric_params.get(name, {}))
                        for name in self.config.metrics]
         inputs: dict = {}

@@ -26,12 +26,14 @@ def eager_attention(hf_model) -> Iterator[None]:
 
 
 def attention_weights(model, token_ids: Sequence[Sequence[int]],
-                      reduce: Callable[[tuple[torch.Tensor, ...]], Any],
+                      reduce: Callable[[tuple[torch.Tensor, ...], torch.Tensor], Any],
                       progress: bool = False) -> list[tuple[np.ndarray, Any]]:
-    """``[(indices, reduce(attentions))]`` per length-bucketed padded batch of ``token_ids``
+    """``[(indices, reduce(attentions, pooled))]`` per length-bucketed padded batch of ``token_ids``
     (``engine.run_batches``, out-of-memory retry included); ``attentions[l]`` is layer l's
     ``[batch, heads, query, key]`` weights, rows in the order of ``indices``, padded to the batch's
-    longest text (padding keys get weight 0).
+    longest text (padding keys get weight 0); ``pooled[b]`` is the index of the token row b's
+    classification head reads (``Classifier.pooled_positions``: [CLS] for encoders, the last real
+    token for decoders).
 
     ``reduce`` runs on each batch as soon as it is computed, so only one batch's weights (layers x
     heads x L² per text) are held at a time; keep what it returns small. Runs the eager attention
@@ -46,7 +48,7 @@ def attention_weights(model, token_ids: Sequence[Sequence[int]],
             raise RuntimeError(
                 f"model {model.name!r} returned no attention weights; load it with attn_implementation='eager'"
             )
-        return reduce(attentions)
+        return reduce(attentions, model.pooled_positions(batch["attention_mask"]))
 
     with eager_attention(model.hf_model), torch.inference_mode():
         return run_batches(model, token_ids, step, progress=progress, desc="attention")

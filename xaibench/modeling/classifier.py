@@ -22,6 +22,7 @@ from xaibench.core.records import Unit
 from xaibench.core.units import split_units
 from xaibench.modeling import engine, last_layer
 
+POOLINGS = ("first", "last")
 OUTPUTS = ("prob", "logit", "value")
 #: Weight precisions a model can run in (``dtype``).
 DTYPES = ("float32", "bfloat16", "float16")
@@ -60,6 +61,14 @@ class Classifier:
     compile: ``torch.compile(hf_model, dynamic=True)`` for the engine's inference passes only
         (``forward_module``); compiled lazily on the first batch. Warns on the CPU (MiniLM: ~1 min
         to compile, 1.07x measured on 2 cores).
+    pooling: which token the classification head reads: ``"first"`` ([CLS]/<s>: BERT-family
+        encoders) or ``"last"`` (the last non-pad token: decoder classifiers such as
+        ``GPT2ForSequenceClassification``, Llama, Qwen, Mistral, whose head is ``score``). Default:
+        ``"last"`` for a model with a ``score`` head and no ``classifier``, else ``"first"``. The
+        attention explainers read the attention of that token. A decoder without a pad token gets
+        its EOS token as pad (in the tokenizer and in ``config.pad_token_id``, which its pooling
+        needs to find the last real token); the engine pads on the right, so positions count from
+        each text's first token whatever the tokenizer's ``padding_side``.
     last_layer_shortcut: compute only the first token in the last encoder layer of BERT-family
         classifiers, for inference and gradient passes (``xaibench.modeling.last_layer``: same logits to float32
         rounding; MiniLM 1.28x, char-BERT 1.51x faster on 2 CPU cores). Installed only where a probe
@@ -83,6 +92,7 @@ class Classifier:
         dtype: str = "float32",
         compile: bool = False,
         last_layer_shortcut: bool = True,
+        pooling: str | None = None,
     ) -> None:
         if not getattr(tokenizer, "is_fast", False):
             raise ValueError(
@@ -111,7 +121,8 @@ class Classifier:
         self.compile = bool(compile)
         self._compiled = self._compile_forward() if self.compile else None
         self._tag_fingerprint(cast=cast_to is not None)
-        pad = tokenizer.pad_token_id
+        self.pooling = self._check_pooling(pooling, hf_model)
+        pad = _ensure_pad_token(hf_model, tokenizer)
         self.pad_token_id = int(pad if pad is not None else 0)
         self.n_forward = 0
         self.n_backward = 0
@@ -125,6 +136,21 @@ class Classifier:
         self._last_layer_state = None
         # Installed after padding and length are known (its probe uses them), before any compiled call.
         self.info["last_layer_shortcut"] = bool(last_layer_shortcut) and last_layer.install(self)
+
+    def _check_pooling(self, pooling, hf_model) -> str:
+        if pooling is None:
+            is_decoder_head = hasattr(hf_model, "score") and not hasattr(hf_model, "classifier")
+            return "last" if is_decoder_head else "first"
+        if pooling not in POOLINGS:
+            raise ValueError(f"model {self.name!r}: pooling must be one of {POOLINGS}; got {pooling!r}")
+        return pooling
+
+    def pooled_positions(self, attention_mask: torch.Tensor) -> torch.Tensor:
+        """Per row of a right-padded batch, the index of the token the head reads: 0 (``first``)
+        or the last real token (``last``)."""
+        if self.pooling == "first":
+            return torch.zeros(attention_mask.shape[0], dtype=torch.long, device=attention_mask.device)
+        return attention_mask.long().sum(dim=1) - 1
 
     # ---- precision and compilation ---------------------------------------------------------------
     def _check_dtype(self, dtype) -> str:
@@ -330,6 +356,20 @@ class Classifier:
 
     def __repr__(self) -> str:
         return f"Classifier({self.name!r}, {self.task_type}, labels={self.labels}, device={self.device})"
+
+
+def _ensure_pad_token(hf_model, tokenizer) -> int | None:
+    """The pad token id, after giving a tokenizer without one its EOS token (decoder models such as
+    GPT-2 ship none) and the model's config the same id: a decoder classifier finds each row's last
+    real token by comparing the ids with ``config.pad_token_id``, and refuses batches without it."""
+    pad = tokenizer.pad_token_id
+    if pad is None and tokenizer.eos_token_id is not None:
+        tokenizer.pad_token = tokenizer.eos_token
+        pad = tokenizer.pad_token_id
+    config = hf_model.config
+    if pad is not None and getattr(config, "pad_token_id", None) is None:
+        config.pad_token_id = int(pad)
+    return pad
 
 
 def _softmax(logits: np.ndarray) -> np.ndarray:

@@ -90,7 +90,10 @@ def embedding_forward(model, embeddings: torch.Tensor, input_ids: torch.Tensor,
     """
     rows = int(input_ids.shape[0])
     model.n_forward += rows
-    handle = model.hf_model.get_input_embeddings().register_forward_hook(lambda module, inputs, output: embeddings)
+    layer = model.hf_model.get_input_embeddings()
+    # captum's samplers (GradientShap's random points) promote bfloat16 embeddings to float32.
+    embeddings = embeddings.to(layer.weight.dtype)
+    handle = layer.register_forward_hook(lambda module, inputs, output: embeddings)
     try:
         with last_layer.active(model):
             logits = model.hf_model(input_ids=input_ids, attention_mask=attention_mask).logits

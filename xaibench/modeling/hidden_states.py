@@ -41,3 +41,24 @@ def unit_states(model, texts: Sequence[str], progress: bool = False) -> list[np.
     with torch.inference_mode():
         run_batches(model, token_ids, step, progress=progress, desc="representations")
     return [o if o is not None else np.zeros((0, 0), dtype=np.float32) for o in out]
+
+
+def layer_means(model, texts: Sequence[str], progress: bool = False) -> np.ndarray:
+    """``[n, layers + 1, hidden]``: per text, the mean over its tokens (padding excluded) of the
+    hidden states of the embedding output and of every layer; one batched pass (the full last layer).
+    Adds ``len(texts)`` to ``model.n_forward``. What the consistency metrics compare activations by."""
+    texts = list(texts)
+    token_ids = model.token_ids(texts)
+    out: list[np.ndarray | None] = [None] * len(texts)
+
+    def step(idx: np.ndarray, batch: dict[str, torch.Tensor]) -> None:
+        states = model.hf_model(**batch, output_hidden_states=True).hidden_states
+        model.n_forward += len(idx)
+        mask = batch["attention_mask"].unsqueeze(-1).float()
+        stacked = torch.stack([(h.float() * mask).sum(1) / mask.sum(1) for h in states], dim=1)
+        for row, i in enumerate(idx):
+            out[i] = stacked[row].cpu().numpy()
+
+    with torch.inference_mode():
+        run_batches(model, token_ids, step, progress=progress, desc="layer means")
+    return np.stack(out) if out else np.zeros((0, 0, 0), dtype=np.float32)

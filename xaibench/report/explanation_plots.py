@@ -104,7 +104,7 @@ def plot_attention(model, text: str, layer: int = -1, head_reduction: str = "mea
     if level not in ("unit", "token"):
         raise ValueError(f"level must be 'unit' or 'token', got {level!r}")
 
-    def layer_matrix(attentions) -> tuple[np.ndarray, int]:
+    def layer_matrix(attentions, pooled) -> tuple[np.ndarray, int]:
         n_layers = len(attentions)
         if not -n_layers <= layer < n_layers:
             raise ValueError(f"layer={layer} is out of range for a model with {n_layers} layers")
