@@ -10,15 +10,16 @@ per-example captum calls with the example's own random draws.
   a gradient reaches it.
 - **Baseline** (``word_baseline``): the same token sequence with every word token replaced by the pad
   token; special tokens ([CLS], [SEP], a decoder's BOS) stay, and [UNK] moves with the words.
-- **Random methods** (GradientSHAP, SmoothGrad, IG's noise tunnel) draw from torch's generator,
-  which captum uses without a seed argument. ``per_example_captum`` runs one captum call per
-  example inside ``torch.random.fork_rng`` seeded with the example's seed: the draws of a text
+- **Random methods** (GradientSHAP, SmoothGrad, IG's noise tunnel) draw from torch's and numpy's
+  global generators, which captum uses without a seed argument. ``per_example_captum`` runs one
+  captum call per example with both seeded from the example's seed (``seeded``): the draws of a text
   depend on (seed, explainer, text) only, never on the other texts of the batch (the project's
   seeding rule), and the caller's generator is left as it was. Each call still evaluates all of
   the example's samples in batched rows.
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
 from typing import Callable
 
 import numpy as np
@@ -63,6 +64,21 @@ def word_baseline(model, ids: torch.Tensor) -> torch.Tensor:
     return torch.where(torch.isin(ids, special), ids, torch.full_like(ids, model.pad_token_id))
 
 
+@contextmanager
+def seeded(seed: int, devices=()):
+    """Torch's and numpy's global generators seeded with ``seed`` inside the block (captum draws
+    from both: GradientShap's interpolation points from numpy, its baselines and noise from torch),
+    and both restored afterwards."""
+    state = np.random.get_state()
+    try:
+        with torch.random.fork_rng(devices=list(devices)):
+            torch.manual_seed(seed)
+            np.random.seed(seed % 2**32)
+            yield
+    finally:
+        np.random.set_state(state)
+
+
 def per_example_captum(model, batch, call: Callable, reduce: Callable[[torch.Tensor], torch.Tensor]) -> list[np.ndarray]:
     """Unit scores of every text of ``batch``: ``call(emb_x, emb_baseline, (ids, mask, targets))``
     returns the captum attribution ``[1, L, H]`` of one example, computed under torch's generator
@@ -78,8 +94,7 @@ def per_example_captum(model, batch, call: Callable, reduce: Callable[[torch.Ten
         targets = torch.as_tensor([int(batch.targets[i])], device=model.device)
         with torch.no_grad():
             emb_x, emb_b = embedding(ids), embedding(word_baseline(model, ids))
-        with torch.random.fork_rng(devices=devices), torch.enable_grad():
-            torch.manual_seed(int(batch.seeds[i]))
+        with seeded(int(batch.seeds[i]), devices), torch.enable_grad():
             attribution = call(emb_x, emb_b, (ids, mask, targets))
         token_scores = reduce(attribution.detach()).to("cpu", torch.float64).numpy()[0]
         out.append(units_from_tokens(token_scores, batch.token_units[i], len(batch.units[i])))

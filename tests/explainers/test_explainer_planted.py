@@ -23,7 +23,8 @@ FILLER = ("the a this that it is was and but very movie film book phone product 
           "quality works really would buy again we they you").split()
 N_TEST = 40
 # Realistic budgets: these tests are about quality.
-PARAMS = {"integrated_gradients": {"n_steps": 50}, "lime": {"n_samples": 300}, "shap": {"max_evals": 200}}
+PARAMS = {"integrated_gradients": {"n_steps": 50}, "lime": {"n_samples": 300}, "shap": {"max_evals": 200},
+          "kernel_shap": {"n_samples": 200}, "gradient_shap": {"n_samples": 20}, "smoothgrad": {"n_samples": 20}}
 
 
 def sentences(n: int, seed: int, with_unplanted: bool = False):
@@ -74,13 +75,15 @@ def top1_rate(model, texts, labels, positions, name, magnitude=False):
 
 
 @pytest.mark.parametrize("name", ["occlusion", *(pytest.param(n, marks=pytest.mark.slow)  # realistic budgets
-                                                  for n in ("integrated_gradients", "lime", "shap"))])
+                                                  for n in ("integrated_gradients", "lime", "shap", "kernel_shap",
+                                                            "gradient_shap"))])
 def test_perturbation_and_path_methods_find_the_planted_word(planted, name):
     assert top1_rate(*planted, name) >= 0.9
 
 
-def test_saliency_finds_the_planted_word(planted):
-    assert top1_rate(*planted, "saliency") >= 0.7
+@pytest.mark.parametrize("name", ["saliency", "smoothgrad"])
+def test_saliency_finds_the_planted_word(planted, name):
+    assert top1_rate(*planted, name) >= 0.7
 
 
 def test_grad_x_input_magnitude_finds_the_planted_word(planted):
@@ -122,3 +125,17 @@ def test_integrated_gradients_completeness_improves_with_steps(planted):
           f"mean |p(x) - p(baseline)| = {np.mean(np.abs(p_x - p_baseline)):.3f}")
     assert gaps[200] < gaps[50] < gaps[4]
     assert gaps[50] < 0.05 * np.mean(np.abs(p_x - p_baseline))
+
+
+def test_deeplift_magnitude_finds_the_planted_word(planted):
+    """DeepLIFT's Rescale rule only acts on the pooler's tanh here (no rule for GELU, LayerNorm or
+    attention's softmax), so it is close to gradient x (input − baseline) at the input: like signed
+    gradient x input it gives the planted word a large negative score on this model, and like
+    gradient x input its magnitude finds it (see the xfail below)."""
+    assert top1_rate(*planted, "deeplift", magnitude=True) >= 0.9
+
+
+@pytest.mark.xfail(reason="signed DeepLIFT on this tiny BERT behaves like signed gradient x input: measured top-1 "
+                          "0% by signed score, 100% by |score| (test above)", strict=False)
+def test_deeplift_signed_ranks_the_planted_word_first(planted):
+    assert top1_rate(*planted, "deeplift") >= 0.9
