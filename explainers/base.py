@@ -11,8 +11,6 @@ Adding an explainer is one file with a subclass that declares its facts (below) 
 from __future__ import annotations
 
 import abc
-import resource
-import sys
 import time
 from dataclasses import dataclass, field
 from typing import ClassVar, Sequence
@@ -151,12 +149,16 @@ class Explainer(Component, abc.ABC):
         ``cost`` is amortised: the call's totals divided evenly over its examples, because methods
         batch across examples. ``n_forward``/``n_backward`` (examples passed through the model,
         from the model's own counters) are split so that they sum exactly to the call's totals
-        (remainders go to the first examples); ``seconds`` is wall time / n. Inside
+        (remainders go to the first examples); ``seconds`` is wall time / n; ``call_seconds`` and
+        ``call_size`` are the whole call's wall time and number of examples (every example of a
+        call has the same ``seconds``: a spread over examples would describe nothing). Inside
         ``model.sharing()`` passes served from the shared table count too (with the seconds they
-        took when first computed) and are also given as ``n_forward_reused``/``n_backward_reused``. ``peak_mem_bytes`` is
-        the peak of the whole call, repeated on each attribution (a peak does not divide): on CUDA
-        ``torch.cuda.max_memory_allocated``; on CPU the growth of the process's resident-set
-        high-water mark (``ru_maxrss``), approximate and 0 when the call stayed below an earlier peak.
+        took when first computed) and are also given as ``n_forward_reused``/``n_backward_reused``.
+        ``peak_mem_bytes`` is the peak of the whole call, repeated on each attribution (a peak does
+        not divide): on CUDA ``torch.cuda.max_memory_allocated`` during the call; on the CPU it is
+        None, not measured: torch's CPU allocator keeps no peak statistics, and the process's
+        resident high-water mark (``ru_maxrss``) only moves when a call exceeds every earlier one,
+        which reported a false 0 for almost every call.
         """
         self.check_params()
         texts = _check_texts(texts)
@@ -272,7 +274,7 @@ def _reused(model) -> tuple[int, int, float]:
             float(getattr(model, "seconds_reused", 0.0)))
 
 
-def _amortise(n: int, n_forward: int, n_backward: int, seconds: float, peak: int, n_forward_reused: int = 0,
+def _amortise(n: int, n_forward: int, n_backward: int, seconds: float, peak: int | None, n_forward_reused: int = 0,
               n_backward_reused: int = 0, seconds_reused: float = 0.0) -> list[dict]:
     """Per-example costs of a call. Work reused from a shared table counts as the method's own
     (passes it needed, and the seconds those passes took when first computed), and is also reported
@@ -286,13 +288,15 @@ def _amortise(n: int, n_forward: int, n_backward: int, seconds: float, peak: int
     fwd_reused, bwd_reused = split(n_forward_reused), split(n_backward_reused)
     return [
         {"n_forward": forwards[i], "n_backward": backwards[i], "seconds": (seconds + seconds_reused) / n,
-         "peak_mem_bytes": int(peak), "n_forward_reused": fwd_reused[i], "n_backward_reused": bwd_reused[i]}
+         "call_seconds": seconds + seconds_reused, "call_size": n,
+         "peak_mem_bytes": None if peak is None else int(peak),
+         "n_forward_reused": fwd_reused[i], "n_backward_reused": bwd_reused[i]}
         for i in range(n)
     ]
 
 
 class _PeakMemory:
-    """Peak memory of a block: CUDA allocator peak, or growth of the CPU high-water mark."""
+    """Peak memory of a block: the CUDA allocator's peak; None on the CPU (see ``Explainer.explain``)."""
 
     def __init__(self, device) -> None:
         self.cuda = torch.device(device).type == "cuda"
@@ -300,17 +304,9 @@ class _PeakMemory:
             torch.cuda.synchronize(device)
             torch.cuda.reset_peak_memory_stats(device)
             self.device = device
-        else:
-            self.start = _max_rss_bytes()
 
-    def peak(self) -> int:
+    def peak(self) -> int | None:
         if self.cuda:
             torch.cuda.synchronize(self.device)
             return int(torch.cuda.max_memory_allocated(self.device))
-        return max(0, _max_rss_bytes() - self.start)
-
-
-def _max_rss_bytes() -> int:
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    # Linux reports kilobytes, macOS bytes.
-    return int(rss if sys.platform == "darwin" else rss * 1024)
+        return None

@@ -5,7 +5,6 @@ import numpy as np
 import torch
 
 from xaibench.core import registry
-from xaibench.core.units import keep_units
 from xaibench.explainers._lockstep import output_answers, run_lockstep
 from xaibench.explainers.base import ExplainBatch, Explainer
 
@@ -49,20 +48,21 @@ class KernelShap(Explainer):
             raise ValueError(f"n_samples must be an int >= 2 (coalitions per text), got {self.n_samples!r}")
 
     def _attribute(self, model, batch: ExplainBatch) -> list[np.ndarray]:
-        jobs = [self._job(batch, i) for i in range(len(batch))]
+        jobs = [self._job(model, batch, i) for i in range(len(batch))]
         return run_lockstep(jobs, output_answers(model, batch.output), batch.seeds,
                             progress=batch.progress, desc="kernel_shap")
 
-    def _job(self, batch: ExplainBatch, i: int):
+    def _job(self, model, batch: ExplainBatch, i: int):
         from captum.attr import KernelShap as CaptumKernelShap
 
         text, units, target = batch.texts[i], batch.units[i], int(batch.targets[i])
+        edits = model.edits(text)  # token-id edits where exact (xaibench.modeling.edits)
 
         def run(ask) -> np.ndarray:
             def f(presence: torch.Tensor) -> torch.Tensor:
                 rows = presence.detach().cpu().numpy().reshape(-1, len(units))
-                texts = [keep_units(text, units, np.flatnonzero(row > 0)) for row in rows]
-                return torch.as_tensor(np.asarray(ask((texts, target)), dtype=np.float64))
+                inputs = [edits.only(np.flatnonzero(row > 0)) for row in rows]
+                return torch.as_tensor(np.asarray(ask((inputs, target)), dtype=np.float64))
 
             if len(units) == 1:
                 full, empty = f(torch.tensor([[1.0], [0.0]])).tolist()

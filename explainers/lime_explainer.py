@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from xaibench.core import registry
-from xaibench.core.units import normalize_space
+from xaibench.core.units import keep_units, normalize_space, split_units
 from xaibench.explainers._lockstep import output_answers, run_lockstep
 from xaibench.explainers.base import ExplainBatch, Explainer
 
@@ -68,6 +68,7 @@ class Lime(Explainer):
         from lime.lime_text import LimeTextExplainer
 
         text, units, target, seed = batch.texts[i], batch.units[i], int(batch.targets[i]), batch.seeds[i]
+        edits = model.edits(text)
 
         def run(ask) -> np.ndarray:
             explainer = LimeTextExplainer(
@@ -77,9 +78,10 @@ class Lime(Explainer):
 
             def classifier_fn(perturbed: list[str]) -> np.ndarray:
                 # LIME's first sample is the text itself; the others get the removal rule's
-                # whitespace normalisation (LIME only blanked the removed units).
-                texts = [perturbed[0], *(normalize_space(s) for s in perturbed[1:])]
-                return np.asarray(ask((texts, target)), dtype=np.float64)[:, None]
+                # whitespace normalisation (LIME only blanked the removed units), as token-id edits
+                # where exact (xaibench.modeling.edits).
+                inputs = [perturbed[0], *(as_edit(edits, units, normalize_space(s)) for s in perturbed[1:])]
+                return np.asarray(ask((inputs, target)), dtype=np.float64)[:, None]
 
             explanation = explainer.explain_instance(
                 text, classifier_fn, labels=(0,), num_features=len(units), num_samples=self.n_samples,
@@ -97,3 +99,20 @@ class Lime(Explainer):
             return scores
 
         return run
+
+
+def as_edit(edits, units, perturbed: str):
+    """LIME's perturbed text as the edit keeping the units it still holds: its units matched in
+    order against the text's (a subsequence: LIME only blanks removed units), checked to rebuild
+    exactly the perturbed text; the text itself when they do not."""
+    kept, j = [], 0
+    for u in split_units(perturbed):
+        while j < len(units) and units[j].text != u.text:
+            j += 1
+        if j == len(units):
+            return perturbed
+        kept.append(j)
+        j += 1
+    if keep_units(edits.text, units, kept) != perturbed:
+        return perturbed
+    return edits.only(kept)

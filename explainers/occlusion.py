@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from xaibench.core import registry
-from xaibench.core.units import remove_units
+from xaibench.modeling.engine import forward_logits
 from xaibench.explainers.base import ExplainBatch, Explainer
 
 
@@ -33,16 +33,18 @@ class Occlusion(Explainer):
         super().__init__(seed=seed, output=output)
 
     def shared_inputs(self, model, text: str) -> tuple:
-        """x and every leave-one-unit-out text (the same texts ``loo_correlation`` needs)."""
-        units = model.units(text)
-        return (text, *(remove_units(text, units, [i]) for i in range(len(units))))
+        """x and every leave-one-unit-out edit (the same inputs ``loo_correlation`` needs)."""
+        edits = model.edits(text)
+        return (text, *(edits.without([i]) for i in range(len(edits.units))))
 
     def _attribute(self, model, batch: ExplainBatch) -> list[np.ndarray]:
-        texts, targets, bounds = [], [], [0]
+        inputs, targets, bounds = [], [], [0]
         for text, units, target in zip(batch.texts, batch.units, batch.targets):
-            texts.append(text)
-            texts.extend(remove_units(text, units, [i]) for i in range(len(units)))
+            # Token-id edits where exact (xaibench.modeling.edits): no edited text to build and tokenize.
+            edits = model.edits(text)
+            inputs.append(text)
+            inputs.extend(edits.without([i]) for i in range(len(units)))
             targets.extend([target] * (len(units) + 1))
-            bounds.append(len(texts))
-        values = model.explained_output(texts, np.asarray(targets), batch.output)
+            bounds.append(len(inputs))
+        values = model.output_from_logits(forward_logits(model, inputs), np.asarray(targets), batch.output)
         return [values[a] - values[a + 1:b] for a, b in zip(bounds[:-1], bounds[1:])]

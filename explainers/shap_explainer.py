@@ -4,7 +4,6 @@ from __future__ import annotations
 import numpy as np
 
 from xaibench.core import registry
-from xaibench.core.units import remove_units
 from xaibench.explainers._lockstep import output_answers, run_lockstep
 from xaibench.explainers.base import ExplainBatch, Explainer
 
@@ -84,13 +83,14 @@ class Shap(Explainer):
         import shap
 
         text, units, target, seed = batch.texts[i], batch.units[i], int(batch.targets[i]), batch.seeds[i]
+        edits = model.edits(text)  # token-id edits where exact (xaibench.modeling.edits)
 
         def run(ask) -> np.ndarray:
             def f(kept_ids) -> np.ndarray:
                 # One row per coalition: unit positions, -1 where shap removed the unit.
                 rows = np.asarray(kept_ids).reshape(-1, len(units))
-                texts = [remove_units(text, units, np.flatnonzero(row < 0)) for row in rows]
-                return np.asarray(ask((texts, target)), dtype=np.float64)
+                inputs = [edits.without(np.flatnonzero(row < 0)) for row in rows]
+                return np.asarray(ask((inputs, target)), dtype=np.float64)
 
             if len(units) == 1:
                 full, empty = f(np.array([[0], [-1]]))

@@ -64,6 +64,8 @@ class Metric(Component):
       a metric exactly when they run an explainer of that family (whatever the profile's metric
       families), it is not applicable to the others, and it stays out of the across-task ranks
       (it does not compare every explainer).
+    - ``amortised``: every example of an explain call has the same value (a cost divided over the
+      call's examples): tables give the mean without an interval.
     - ``reexplains``: the metric explains other texts or models with the attribution's explainer
       (stability, sanity, contrast): it does not apply to explainers that cannot (``reexplainable``).
     - ``profiles``: the built-in profiles whose default runs select it (None: every profile that
@@ -96,6 +98,7 @@ class Metric(Component):
     reference_label: ClassVar[str] = "random ordering"
     profiles: ClassVar[tuple[str, ...] | None] = None
     reexplains: ClassVar[bool] = False
+    amortised: ClassVar[bool] = False
 
     @classmethod
     def not_applicable_to(cls, explainer) -> str | None:

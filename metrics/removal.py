@@ -4,7 +4,8 @@
 Modes (docs/api.md, "Definitions"):
 - ``delete`` (default): cut the units' character spans out of the text, collapse whitespace runs to
   one space, strip (``xaibench.core.units.remove_units`` / ``keep_units``). The perturbed input is
-  a text.
+  the token ids of that text, built by dropping the removed units' tokens where that equals
+  tokenizing the edited text (``xaibench.modeling.edits``), else the edited text itself.
 - ``mask``: tokenize the original text once (with special tokens, truncated like every model input)
   and replace the ids of every sub-token that belongs to a removed unit with the tokenizer's mask
   token (its pad token if it has no mask token). The perturbed input is that token-id tuple. We edit
@@ -142,6 +143,8 @@ class Perturber:
         self.units = list(units)
         self.mode = check_mode(mode)
         self._cache: dict[tuple[bool, frozenset], ModelInput] = {}
+        # Delete mode: token ids where they equal the re-tokenized edited text (modeling.edits).
+        self._edits = model.edits(text) if self.mode == "delete" and hasattr(model, "edits") else None
         if self.mode == "mask":
             ids, maps = model.encode([text])
             self._ids = np.asarray(ids[0], dtype=np.int64)
@@ -167,7 +170,9 @@ class Perturber:
         key = (keep, chosen)
         hit = self._cache.get(key)
         if hit is None:
-            if self.mode == "delete":
+            if self.mode == "delete" and self._edits is not None:
+                hit = self._edits.only(chosen) if keep else self._edits.without(chosen)
+            elif self.mode == "delete":
                 edit = keep_units if keep else remove_units
                 hit = edit(self.text, self.units, chosen)
             else:

@@ -67,7 +67,10 @@ def test_cost_matches_the_model_counters(model, name):
     assert sum(a.cost["n_forward"] for a in attrs) == n_forward > 0
     assert sum(a.cost["n_backward"] for a in attrs) == n_backward
     assert all(set(a.cost) == {"n_forward", "n_backward", "seconds", "peak_mem_bytes", "n_forward_reused",
-                               "n_backward_reused"} for a in attrs)
+                               "n_backward_reused", "call_seconds", "call_size"} for a in attrs)
+    assert all(a.cost["peak_mem_bytes"] is None for a in attrs)  # not measured on the CPU
+    assert all(a.cost["call_size"] == len(TEXTS) for a in attrs)
+    assert all(a.cost["call_seconds"] == pytest.approx(a.cost["seconds"] * len(TEXTS)) for a in attrs)
     assert all(a.cost["n_forward_reused"] == a.cost["n_backward_reused"] == 0 for a in attrs)  # no sharing
     assert all(a.cost["seconds"] > 0 for a in attrs)
     forwards = [a.cost["n_forward"] for a in attrs]
@@ -161,11 +164,25 @@ def test_logit_output_is_an_option(model):
     np.testing.assert_allclose(logit.scores, expected[0] - expected[1:], atol=1e-6)
 
 
+def _count_engine_calls(monkeypatch, model) -> list:
+    """Record the token sequences of every engine call (``engine.compute_logits``) on ``model``."""
+    from xaibench.modeling import engine
+
+    calls = []
+    original = engine.compute_logits
+
+    def counting(m, inputs, **kw):
+        if m is model:
+            calls.append([tuple(x) if not isinstance(x, str) else tuple(m.token_ids([x])[0]) for x in inputs])
+        return original(m, inputs, **kw)
+
+    monkeypatch.setattr(engine, "compute_logits", counting)
+    return calls
+
+
 def test_occlusion_is_leave_one_unit_out_in_one_engine_call(monkeypatch):
     model = tiny_classifier()  # its own instance: the patched method must not outlive the test
-    calls = []
-    original = model.logits
-    monkeypatch.setattr(model, "logits", lambda texts, **kw: calls.append(list(texts)) or original(texts, **kw))
+    calls = _count_engine_calls(monkeypatch, model)
     attrs = xb.get_explainer("occlusion").explain(model, TEXTS[:3], targets=[1, 0, 1])
     assert len(calls) == 1
     for a, text in zip(attrs, TEXTS[:3]):
@@ -179,22 +196,21 @@ def test_occlusion_is_leave_one_unit_out_in_one_engine_call(monkeypatch):
 def test_sampling_explainers_batch_across_texts_and_follow_the_removal_rule(name, monkeypatch):
     model = tiny_classifier()  # its own instance: the patched method must not outlive the test
     texts = ["good bad , ok", "很好，快", "nice 😀 phone"]
-    calls = []
-    original = model.logits
-    monkeypatch.setattr(model, "logits", lambda t, **kw: calls.append(list(t)) or original(t, **kw))
+    calls = _count_engine_calls(monkeypatch, model)
     explainer(name).explain(model, texts, targets=[1, 0, 1])
     allowed = []
     for text in texts:
         units = model.units(text)
         subsets = itertools.chain.from_iterable(
             itertools.combinations(range(len(units)), k) for k in range(len(units) + 1))
-        allowed.append({text} | {remove_units(text, units, drop) for drop in subsets})
-    seen = {t for call in calls for t in call}
-    assert seen <= set().union(*allowed)
+        allowed.append({tuple(model.token_ids([remove_units(text, units, drop)])[0]) for drop in subsets})
+    seen = {ids for call in calls for ids in call}
+    assert seen <= set().union(*allowed)  # every evaluated input is the text with some units removed
+    empty = tuple(model.token_ids([""])[0])
     # one engine call serves the pending requests of all three texts at once
-    assert any(all(set(call) & (ok - {""}) for ok in allowed) for call in calls)
+    assert any(all(set(call) & (ok - {empty}) for ok in allowed) for call in calls)
     if name == "lime":
-        assert len(calls) == 1
+        assert len([c for c in calls if len(c) > 1]) == 1
 
 
 def test_shap_scores_are_efficient(model):

@@ -12,6 +12,7 @@ It owns the three things every explainer and metric must agree on:
 """
 from __future__ import annotations
 
+from collections import OrderedDict
 from contextlib import contextmanager
 from typing import Sequence
 
@@ -20,9 +21,11 @@ import torch
 
 from xaibench.core.records import Unit
 from xaibench.core.units import split_units
-from xaibench.modeling import engine, last_layer
+from xaibench.modeling import edits, engine, last_layer
 
 POOLINGS = ("first", "last")
+#: Texts whose removal edits a model keeps (``Classifier.edits``).
+EDITS_KEPT = 512
 OUTPUTS = ("prob", "logit", "value")
 #: Weight precisions a model can run in (``dtype``).
 DTYPES = ("float32", "bfloat16", "float16")
@@ -136,6 +139,11 @@ class Classifier:
         self._last_layer_state = None
         # Installed after padding and length are known (its probe uses them), before any compiled call.
         self.info["last_layer_shortcut"] = bool(last_layer_shortcut) and last_layer.install(self)
+        # Removal edits as token ids where they equal the re-tokenized text (``modeling.edits``).
+        self._edits_cache: OrderedDict = OrderedDict()
+        self.token_edits = False
+        self.token_edits = edits.probe(self)
+        self.info["token_edits"] = self.token_edits
 
     def _check_pooling(self, pooling, hf_model) -> str:
         if pooling is None:
@@ -226,6 +234,18 @@ class Classifier:
                 self._unit_cache.clear()
             self._unit_cache[text] = cached
         return cached
+
+    def edits(self, text: str) -> "edits.UnitEdits":
+        """The removal edits of ``text`` (``xaibench.modeling.edits.UnitEdits``: token ids where
+        exact, else edited texts); the last few hundred texts are kept."""
+        hit = self._edits_cache.get(text)
+        if hit is None:
+            hit = self._edits_cache[text] = edits.UnitEdits(self, text, self.units(text))
+            if len(self._edits_cache) > EDITS_KEPT:
+                self._edits_cache.popitem(last=False)
+        else:
+            self._edits_cache.move_to_end(text)
+        return hit
 
     def token_ids(self, texts: Sequence[str]) -> list[list[int]]:
         """Token ids with special tokens, truncated to ``max_length``, unpadded."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 from xaibench.core.errors import OptionError
@@ -73,6 +74,8 @@ def compare(baseline: pd.DataFrame, new: pd.DataFrame, tolerance: float | None =
                 allowed = tolerance
             else:
                 allowed = float(b["mean"] - b["ci_low"]) if hib else float(b["ci_high"] - b["mean"])
+                if not np.isfinite(allowed):  # no interval (an amortised count): any move is one
+                    allowed = 0.0
             worse = -delta if hib else delta
             status = "regressed" if worse > allowed + 1e-12 else "ok"
         rows.append({**dict(zip(KEYS, key)), "family": declared(key[3], "family"), "baseline": float(b["mean"]),

@@ -24,7 +24,7 @@ from xaibench.report.statistics import bootstrap_ci, wilson_ci
 
 SUMMARY_COLUMNS = ["dataset", "model", "explainer", "metric", "family", "mean", "ci_low", "ci_high", "ci_method",
                    "n", "n_failed", "median", "p95", "random_reference", "higher_is_better", "device", "task_type",
-                   "not_applicable", "circular"]
+                   "not_applicable", "circular", "note"]
 TASK_TYPE_ORDER = ("classification", "regression")
 #: Footnote mark of a circular cell (the metric recomputes the explainer's own quantity).
 DAGGER = "†"
@@ -36,7 +36,8 @@ def summarize(per_example: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
     """The long summary table from per-example rows.
 
     Interval (``ci_method``): ``wilson`` for metrics that declare ``proportion`` (every value 0 or
-    1), else ``bootstrap``. ``not_applicable``: the reason when the metric does not apply to the
+    1), ``none`` for ``amortised`` cost metrics (every example of a call has the same share: the
+    mean only), else ``bootstrap``. ``not_applicable``: the reason when the metric does not apply to the
     explainer (every row ``status == "not_applicable"``, e.g. "deterministic"); ``circular``: why
     the pair is circular (``xaibench.metrics.circularity``); both empty otherwise.
     """
@@ -51,7 +52,10 @@ def summarize(per_example: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
         finite = values[np.isfinite(values)]
         metric = key[3]
         proportion = declared(metric, "proportion", False) and bool(np.isin(finite, (0.0, 1.0)).all())
-        if proportion and len(finite):
+        amortised = bool(declared(metric, "amortised", False))
+        if amortised:  # one share of a call per example: an interval over examples would be fake
+            low, high = math.nan, math.nan
+        elif proportion and len(finite):
             low, high = wilson_ci(int(finite.sum()), len(finite))
         else:
             low, high = bootstrap_ci(finite, seed=seed)
@@ -62,11 +66,14 @@ def summarize(per_example: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
         status = group["status"] if "status" in group else pd.Series(dtype=str)
         inapplicable = len(status) and bool((status == "not_applicable").all())
         circular = group["circular"].dropna() if "circular" in group else ()
+        # A cell without any value says why when all its rows say the same ("not measured on the CPU").
+        notes = set(group["note"].dropna().astype(str)) if "note" in group and not len(finite) else set()
         rows.append({
             **dict(zip(keys, key)),
             "family": declared(metric, "family"),
             "mean": float(finite.mean()) if len(finite) else math.nan,
-            "ci_low": low, "ci_high": high, "ci_method": "wilson" if proportion else "bootstrap",
+            "ci_low": low, "ci_high": high,
+            "ci_method": "none" if amortised else ("wilson" if proportion else "bootstrap"),
             "n": int(len(finite)),
             "median": float(np.median(finite)) if len(finite) else math.nan,
             "p95": float(np.percentile(finite, 95)) if len(finite) else math.nan,
@@ -76,6 +83,7 @@ def summarize(per_example: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
             "task_type": str(task_types.iloc[0]) if len(task_types) else None,
             "not_applicable": str(group["note"].iloc[0]) if inapplicable else None,
             "circular": str(circular.iloc[0]) if len(circular) and str(circular.iloc[0]) else None,
+            "note": next(iter(notes)) if len(notes) == 1 else None,
         })
     return pd.DataFrame(rows)[SUMMARY_COLUMNS]
 
@@ -195,13 +203,29 @@ def family_tables(task: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
     return out
 
 
-def dropped_note(tables: list[tuple[str, pd.DataFrame]]) -> str:
-    """The sentence naming the metrics a task's tables leave out because no explainer has a value."""
+def dropped_note(tables: list[tuple[str, pd.DataFrame]], task: pd.DataFrame | None = None) -> str:
+    """The sentence naming the metrics a task's tables leave out because no explainer has a value,
+    with the reason the rows give where they all give the same one (``not_applicable``/notes)."""
     dropped = [name for _, table in tables for name in table.attrs.get("dropped", [])]
     if not dropped:
         return ""
-    return (f"No value on this task (left out of the tables): {', '.join(dropped)} — e.g. plausibility needs "
-            "human rationales, ground truth a planted cause.")
+    named, unexplained = [], False
+    for name in dropped:
+        reason = _common_reason(task, name) if task is not None else None
+        named.append(f"{name} ({reason})" if reason else name)
+        unexplained |= reason is None
+    hint = " — e.g. plausibility needs human rationales, ground truth a planted cause" if unexplained else ""
+    return f"No value on this task (left out of the tables): {', '.join(named)}{hint}."
+
+
+def _common_reason(task: pd.DataFrame, display: str) -> str | None:
+    metric = next((m for m, d in DISPLAY_UNITS.items() if d[0] == display), display)
+    rows = task[task["metric"] == metric]
+    reasons = set()
+    for column in ("not_applicable", "note"):
+        if column in rows:
+            reasons |= set(rows[column].dropna().astype(str))
+    return next(iter(reasons)) if len(reasons) == 1 else None
 
 
 def markdown_parts(table: pd.DataFrame, max_width: int = 120) -> list[str]:
@@ -297,8 +321,25 @@ def task_display(task: pd.DataFrame, cost: pd.DataFrame | None = None,
         if i == carrier:
             rendered = _with_cost_columns(rendered, cost, task)
         out.append((family, rendered))
-    dropped = dropped_note(all_tables)
-    return out, [*task_notes(task), *([dropped] if dropped else [])]
+    dropped = dropped_note(all_tables, task)
+    measured = cost_note(task, cost)
+    return out, [*task_notes(task), *([measured] if measured else []), *([dropped] if dropped else [])]
+
+
+def cost_note(task: pd.DataFrame, cost: pd.DataFrame | None) -> str:
+    """What a task's cost numbers were measured with, and what they are: device, weights' dtype and
+    torch threads, runtimes amortised per example (no interval) with the seconds per call."""
+    if cost is None or cost.empty or "threads" not in cost or not (task["family"] == "cost").any():
+        return ""
+    rows = cost[(cost["dataset"] == task["dataset"].iloc[0]) & (cost["model"] == task["model"].iloc[0])]
+    if rows.empty:
+        return ""
+    first = rows.iloc[0]
+    per_call = ", ".join(f"{e} {ms:.0f}" for e, ms in zip(rows["explainer"], rows["ms_per_call"]) if np.isfinite(ms))
+    return (f"Cost measured on {first['device']}, {first['dtype']} weights, {first['threads']} torch thread(s); "
+            f"runtime and passes are per explained example, amortised over explain calls of "
+            f"{float(first['examples_per_call']):.0f} examples (so no interval: every example of a call has the same "
+            f"share); ms per call: {per_call}.")
 
 
 def task_groups(summary: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
@@ -446,25 +487,43 @@ def _format_mean_ci(mean, low, high) -> str:
     return f"{_fmt(mean, decimals)} ± {_fmt_halfwidth(half, decimals)}"
 
 
-def cost_table(attribution_rows: list[dict]) -> pd.DataFrame:
-    """Mean cost per explained example for each (dataset, model, explainer): milliseconds, forward
-    and backward passes (what the method needs on its own), and how many of those passes the run
-    served from its shared table instead of running them (``reused_*``; see ``xaibench.modeling.sharing``)."""
+def cost_table(attribution_rows: list[dict], model_info: dict | None = None, threads=None) -> pd.DataFrame:
+    """Cost per (dataset, model, explainer, device): milliseconds per example (amortised) and per
+    explain call, the calls' mean size, forward and backward passes per example (what the method
+    needs on its own), how many of those passes the run served from its shared table instead of
+    running them (``reused_*``; see ``xaibench.modeling.sharing``), and what the numbers were
+    measured with: ``threads`` (torch's), ``dtype`` (of the weights) and the device."""
     if not attribution_rows:
-        return pd.DataFrame(columns=["dataset", "model", "explainer", "ms_per_example"])
+        return pd.DataFrame(columns=["dataset", "model", "explainer", "device", "ms_per_example"])
     flat = pd.DataFrame([{"dataset": r["dataset"], "model": r["model"], "explainer": r["explainer"],
                           "device": r.get("device", "cpu"),
                           "seconds": r["cost"].get("seconds", math.nan),
+                          # Each example carries 1/size of its call, so the sum per group counts calls.
+                          "calls": 1.0 / max(1, r["cost"].get("call_size", 1) or 1),
+                          "call_seconds": r["cost"].get("call_seconds", math.nan),
+                          "call_size": r["cost"].get("call_size", math.nan),
                           "n_forward": r["cost"].get("n_forward", math.nan),
                           "n_backward": r["cost"].get("n_backward", math.nan),
                           "n_forward_reused": r["cost"].get("n_forward_reused", 0),
                           "n_backward_reused": r["cost"].get("n_backward_reused", 0)} for r in attribution_rows])
-    g = flat.groupby(["dataset", "model", "explainer", "device"], sort=False).mean(numeric_only=True).reset_index()
+    keys = ["dataset", "model", "explainer", "device"]
+    grouped = flat.groupby(keys, sort=False)
+    g = grouped.mean(numeric_only=True).reset_index()
     g["ms_per_example"] = g.pop("seconds") * 1000
+    calls = grouped["calls"].sum().to_numpy()
+    g["calls"] = np.round(calls).astype(int)
+    # Mean seconds per call: each call's time counted once (examples carry 1/size of it).
+    per_call = (flat["call_seconds"] * flat["calls"]).groupby([flat[k] for k in keys], sort=False).sum().to_numpy()
+    g["ms_per_call"] = np.where(calls > 0, per_call / np.maximum(calls, 1e-12), math.nan) * 1000
+    g.pop("call_seconds")
+    g["examples_per_call"] = g.pop("call_size")
     g["forward_per_example"] = g.pop("n_forward")
     g["backward_per_example"] = g.pop("n_backward")
     g["reused_forward_per_example"] = g.pop("n_forward_reused")
     g["reused_backward_per_example"] = g.pop("n_backward_reused")
+    info = model_info or {}
+    g["dtype"] = [(info.get(f"{m}@{d}") or {}).get("dtype", "float32") for m, d in zip(g["model"], g["device"])]
+    g["threads"] = ", ".join(map(str, threads)) if isinstance(threads, (list, tuple)) else threads
     return g
 
 

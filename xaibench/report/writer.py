@@ -71,7 +71,9 @@ def write_run(run, models: dict | None = None) -> str:
     agreement = removal_agreement.removal_agreement(summary, cfg.metric_params)
     if len(agreement):
         agreement.to_csv(staging / "removal_agreement.csv", index=False)
-    cost = reporting.cost_table(run.attribution_rows)
+    import torch
+
+    cost = reporting.cost_table(run.attribution_rows, run.model_info, run.torch_threads or torch.get_num_threads())
     cost.to_csv(staging / "cost.csv", index=False, float_format=CSV_FLOATS)
     curves = pd.DataFrame(run.curves)
     example_rows = getattr(run, "example_rows", [])
