@@ -5,6 +5,9 @@
   card's numbers. With
   ``--model-seeds K`` it builds seeds 0..K−1 of each (``<model>``, ``<model>-seed1``, ...; what
   ``pytest benchmarks/ --xb-model-seeds K`` runs on).
+- ``xaibench device-report [--out DIR] [--n N] [--cpu-only]``: the CPU-vs-GPU report (speed,
+  throughput, score parity; float32, bfloat16 and compiled on the GPU) in one command
+  (``xaibench.harness.device_report``); without CUDA it refuses unless ``--cpu-only``.
 - ``xaibench list``: the registered models, sentence generators, datasets, explainers and metrics.
 """
 from __future__ import annotations
@@ -75,6 +78,23 @@ def format_card(name: str, folder, card: dict) -> str:
     return "\n".join(lines)
 
 
+def _device_report(args: argparse.Namespace) -> int:
+    from xaibench.core.errors import OptionError
+    from xaibench.harness.device_report import run_device_report
+
+    def split(value):
+        return [v.strip() for v in value.split(",") if v.strip()] if value else None
+
+    try:
+        run_device_report(args.out, n=args.n, datasets=split(args.dataset), models=split(args.model),
+                          explainers=split(args.explainers), cpu_only=args.cpu_only, progress=not args.quiet)
+    except OptionError as exc:
+        print(f"xaibench: {exc}", file=sys.stderr)
+        return 2
+    print(open(f"{args.out}/device_report.md", encoding="utf-8").read())
+    return 0
+
+
 def _list(args: argparse.Namespace) -> int:
     from xaibench import api
 
@@ -102,6 +122,16 @@ def build_parser() -> argparse.ArgumentParser:
                               "seed s on the same data; default 1: the models only)")
     prepare.add_argument("--quiet", action="store_true", help="no progress bars")
     prepare.set_defaults(run=_prepare)
+    report = commands.add_parser("device-report", help="CPU vs GPU: speed, throughput and score parity of the "
+                                                       "quick explainers (needs CUDA; --cpu-only for the CPU half)")
+    report.add_argument("--out", default="results/device-report", help="folder for device_report.md/.csv")
+    report.add_argument("--n", type=int, default=32, help="test examples per task (default 32)")
+    report.add_argument("--dataset", help="comma list (default: the smoke tasks)")
+    report.add_argument("--model", help="comma list (default: each dataset's built-in model)")
+    report.add_argument("--explainers", help="comma list (default: the quick profile's, without sentence explainers)")
+    report.add_argument("--cpu-only", action="store_true", help="only the CPU half (no GPU needed)")
+    report.add_argument("--quiet", action="store_true", help="no progress bars")
+    report.set_defaults(run=_device_report)
     listing = commands.add_parser("list", help="registered models, datasets, explainers and metrics")
     listing.set_defaults(run=_list)
     return parser
