@@ -73,12 +73,16 @@ class Dataset:
     def sample(self, n: int | None, seed: int = 0) -> "Dataset":
         """``n`` examples ranked by a seed-salted hash of their id (nested across n)."""
         if n is None or n >= len(self.examples):
-            chosen = self.examples
-        else:
-            if n <= 0:
-                raise ValueError(f"n must be a positive number of examples, got {n}")
-            chosen = sorted(self.examples, key=lambda e: stable_hash("sample", seed, e.id))[:n]
-        return _replace_examples(self, list(chosen))
+            return _replace_examples(self, list(self.examples))
+        if n <= 0:
+            raise ValueError(f"n must be a positive number of examples, got {n}")
+        return self.ranked(seed, n)
+
+    def ranked(self, seed: int = 0, n: int | None = None) -> "Dataset":
+        """The first ``n`` (default: all) examples in the order of ``sample``'s seed-salted hash, so
+        every prefix of it is ``sample(k, seed)`` (a budgeted run's rounds take prefixes)."""
+        chosen = sorted(self.examples, key=lambda e: stable_hash("sample", seed, e.id))
+        return _replace_examples(self, chosen[:n] if n is not None else chosen)
 
     def select_split(self, split: str, fractions: dict[str, float], salt: str) -> "Dataset":
         if split not in SPLITS:

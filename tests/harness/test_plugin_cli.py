@@ -35,6 +35,10 @@ GBK_ROW = "text,label\n质量很好,positive\n".encode("gbk")
     # Under pytest-xdist the controller checks the options before any worker starts.
     pytest.param(["--xb-param", "lime.n_samples=0", "-n", "2"], "n_samples must be an int >= 2, got 0",
                  marks=pytest.mark.slow, id="xdist-lime-n-samples-0"),
+    pytest.param(["--xb-budget", "15 minutes"], "--xb-budget must be a duration such as 15m", marks=pytest.mark.slow),
+    # A budgeted run's rounds need every cell in one process.
+    pytest.param(["--xb-budget", "5m", "-n", "2"], "drop pytest-xdist's -n for a budgeted run",
+                 marks=pytest.mark.slow, id="budget-with-xdist"),
 ])
 def test_user_error_ends_the_run_with_one_sentence_and_no_results(tmp_path, args, fragment):
     gbk = tmp_path / "gbk.csv"

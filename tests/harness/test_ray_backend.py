@@ -36,6 +36,17 @@ ray = pytest.importorskip("ray", reason='the Ray tests need the [ray] extra: pip
 pytestmark = pytest.mark.slow  # each test runs the benchmark in subprocesses (20-60 s)
 
 
+@pytest.fixture(autouse=True)
+def one_ray_test_at_a_time(tmp_path_factory):
+    """Under pytest-xdist two workers would run Ray tests at once, and a second local Ray instance on
+    one machine disturbs the first (worker kills, node counts): a lock shared by the workers of one
+    session (their common base temp folder) runs them one after another."""
+    from filelock import FileLock
+
+    with FileLock(str(tmp_path_factory.getbasetemp().parent / "xaibench-ray-tests.lock")):
+        yield
+
+
 @pytest.fixture(scope="module")
 def task_files(tmp_path_factory):
     from xaibench.testing import tiny_classifier

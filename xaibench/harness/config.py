@@ -104,11 +104,15 @@ def profile_metric_settings(profile: str, name: str) -> dict:
     return dict((getattr(registry.metrics.spec(name), "profile_params", {}) or {}).get(profile, {}))
 
 
-def profile_explainer_settings(profile: str, name: str) -> dict:
-    """An explainer's settings in ``profile``: its ``cheap_params`` or none (constructor defaults)."""
+EXPLAINER_SETTINGS = ("cheap", "default")
+
+
+def profile_explainer_settings(profile: str, name: str, settings: str | None = None) -> dict:
+    """An explainer's settings in ``profile``: its ``cheap_params`` or none (constructor defaults).
+    ``settings`` (``--xb-explainer-settings``) overrides the profile's choice of the two."""
     from xaibench.core import registry
 
-    if PROFILES[profile]["explainer_settings"] != "cheap":
+    if (settings or PROFILES[profile]["explainer_settings"]) != "cheap":
         return {}
     return dict(getattr(registry.explainers.spec(name), "cheap_params", {}) or {})
 
@@ -157,6 +161,13 @@ class RunConfig:
     # None: in this process (or pytest-xdist workers). ``ray_workers``: actors per device kind.
     ray: str | None = None
     ray_workers: int | None = None
+    # ``--xb-budget`` (seconds) / ``--xb-ci-target`` (a CI half-width): run in rounds of growing n
+    # until one of them (or a resolved ranking) ends the run (``xaibench.harness.budget``); ``n`` is
+    # then the cap (None: the whole test split).
+    budget_seconds: float | None = None
+    ci_target: float | None = None
+    # ``--xb-explainer-settings``: "cheap" or "default" explainer parameters, over the profile's choice.
+    explainer_settings: str | None = None
     # Explainers whose name in ``explainers`` is not a registry name (the explainers of an
     # ``--xb-attributions`` file): display name -> registry name (``attributions_file``).
     explainer_sources: dict[str, str] = field(default_factory=dict)
@@ -234,7 +245,11 @@ def resolve(cli: dict, file_options: dict | None = None) -> RunConfig:
         registry.explainers.factory(name)
     if len(set(explainer_names)) != len(explainer_names):
         raise OptionError(f"--xb-explainers lists an explainer twice: {','.join(explainer_names)}")
-    settings = {name: profile_explainer_settings(profile, name) for name in explainer_names}
+    explainer_settings = opts.get("explainer_settings")
+    if explainer_settings is not None and explainer_settings not in EXPLAINER_SETTINGS:
+        raise OptionError(f"--xb-explainer-settings must be one of {', '.join(EXPLAINER_SETTINGS)}; "
+                          f"got {explainer_settings!r}")
+    settings = {name: profile_explainer_settings(profile, name, explainer_settings) for name in explainer_names}
     external = attribution_explainers(_split_list(opts.get("attributions")), registry)
     # [tool.xaibench] may set parameters for explainers this run does not select: those are ignored.
     for name, params in (opts.get("explainer_params") or {}).items():
@@ -253,7 +268,13 @@ def resolve(cli: dict, file_options: dict | None = None) -> RunConfig:
     metric_settings = {name: params for name, params in metric_settings.items() if params}
     _apply_param_option(cli.get("param"), settings, metric_settings, metric_names, registry)
 
-    n = opts.get("n", base["n"])
+    from xaibench.harness.budget import parse_ci_target, parse_duration
+
+    budget_seconds = parse_duration(opts.get("budget"))
+    ci_target = parse_ci_target(opts.get("ci_target"))
+    budgeted = budget_seconds is not None or ci_target is not None
+    # A budgeted run's n is a cap, given or none (the whole test split), never the profile's.
+    n = opts.get("n", None if budgeted else base["n"])
     if n is not None and str(n).lower() not in ("all", "none"):
         try:
             n = int(n)
@@ -285,6 +306,9 @@ def resolve(cli: dict, file_options: dict | None = None) -> RunConfig:
     ray_workers = validation.check_positive_int("--xb-ray-workers", opts.get("ray_workers"))
     if ray_workers is not None and ray is None:
         raise OptionError("--xb-ray-workers needs --xb-ray")
+    if budgeted and ray is not None:
+        raise OptionError("--xb-budget / --xb-ci-target run the matrix in rounds in this process; they do not "
+                          "combine with --xb-ray yet: use one of them")
     encoding = str(opts.get("encoding", "utf-8"))
     validation.check_encoding(encoding)
     _validate_user_data(tasks, encoding, bool(opts.get("trust_remote_code", False)))
@@ -295,6 +319,7 @@ def resolve(cli: dict, file_options: dict | None = None) -> RunConfig:
         trust_remote_code=bool(opts.get("trust_remote_code", False)), metric_params=metric_settings,
         threads=threads, dtype=dtype, compile=compile_, model_seeds=model_seeds, ray=ray, ray_workers=ray_workers,
         explainer_sources={name: "attributions_file" for name in external},
+        budget_seconds=budget_seconds, ci_target=ci_target, explainer_settings=explainer_settings,
     )
 
 

@@ -36,6 +36,13 @@ _OPTIONS = [
     ("--xb-attributions", "attributions", "JSONL file(s) of explanations computed elsewhere (comma list; one line per "
                                           "text: text, scores, optional units/spans, target, explainer): scored with "
                                           "every selected metric next to the built-in explainers"),
+    ("--xb-budget", "budget", "run in rounds of growing n (16, 32, 64, ... examples per task) and stop when the "
+                              "next round would not fit in this time (15m, 90s, 1h30m), when every ranked metric's "
+                              "leader is significant, or when --xb-ci-target is met; --xb-n is then a cap"),
+    ("--xb-ci-target", "ci_target", "run in rounds until every metric's 95%% CI half-width is at most this (in the "
+                                    "metric's units), within --xb-budget if given"),
+    ("--xb-explainer-settings", "explainer_settings", "cheap or default explainer parameters, over the profile's "
+                                                      "choice (quick: cheap, full: default)"),
     ("--xb-dtype", "dtype", "model weights: float32 (default), bfloat16 or float16 (GPU only); on a CPU bfloat16 "
                             "is usually slower without bf16 units (AMX/AVX512-BF16) and changes the numbers"),
 ]
@@ -118,6 +125,13 @@ def _session(config):
             from xaibench.harness.ray_backend import RayBackend
 
             session.distributed = RayBackend(run_config.ray, run_config.ray_workers, run_config.threads)
+        if run_config.budget_seconds is not None or run_config.ci_target is not None:
+            if getattr(config.option, "numprocesses", None):
+                raise OptionError("--xb-budget / --xb-ci-target run every cell in rounds in one process; drop "
+                                  "pytest-xdist's -n for a budgeted run")
+            from xaibench.harness.budget import BudgetedRun
+
+            session.budgeted = BudgetedRun(run_config.budget_seconds, run_config.ci_target, run_config.n)
     return session
 
 

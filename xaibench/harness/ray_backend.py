@@ -87,7 +87,9 @@ class RayBackend:
             env["TQDM_DISABLE"] = "1"
             options = {"include_dashboard": False, "log_to_driver": False, "runtime_env": {"env_vars": env}}
             if self.address == LOCAL:
-                ray.init(**options)
+                # "local" starts a fresh instance unless RAY_ADDRESS names one: a bare ray.init()
+                # would also join any cluster `ray start` left on this machine (use --xb-ray auto).
+                ray.init(address=None if os.environ.get("RAY_ADDRESS") else "local", **options)
             else:
                 ray.init(address=self.address, **options)
             self.started_ray = True

@@ -43,6 +43,8 @@ class RunRecord:
     torch_threads: int | list[int] | None = None
     #: The Ray cluster of a distributed run (``xaibench.harness.ray_backend.cluster_info``), else None.
     cluster: dict | None = None
+    #: The rounds and stop reason of a budgeted run (``xaibench.harness.budget``), else None.
+    budget: dict | None = None
 
     # ---- shards (pytest-xdist) -------------------------------------------------------------------
     def shard(self) -> dict:

@@ -130,7 +130,10 @@ class BenchmarkSession:
         self._chunks_done = 0
         #: A backend that runs the cells elsewhere (``xaibench.harness.ray_backend.RayBackend``), or None.
         self.distributed = None
-        self._distributed_outcomes: dict[str, CellOutcome] = {}
+        #: Rounds until a time budget or CI target (``xaibench.harness.budget.BudgetedRun``), or None.
+        self.budgeted = None
+        # Outcomes of cells a backend (distributed or budgeted) ran ahead of their pytest items.
+        self._run_ahead: dict[str, CellOutcome] = {}
 
     # Read-only views of the record, for scripts and tests.
     @property
@@ -201,7 +204,11 @@ class BenchmarkSession:
 
                 options = {"encoding": self.config.encoding,
                            "label_names": model_labels(task.model, self.config.trust_remote_code)}
-            ds = load_dataset(task.dataset, split="test", n=self.config.n, seed=self.config.seed, **options)
+            if self.budgeted is None:
+                ds = load_dataset(task.dataset, split="test", n=self.config.n, seed=self.config.seed, **options)
+            else:  # rounds take prefixes of the seed's order, up to the budget's cap
+                ds = load_dataset(task.dataset, split="test", seed=self.config.seed, **options)
+                ds = ds.ranked(self.config.seed, self.budgeted.max_n)
             self._datasets[task.dataset] = ds
         ds = self._datasets[task.dataset]
         self.record.dataset_info.setdefault(task.dataset, {
@@ -213,12 +220,14 @@ class BenchmarkSession:
     def run_cell(self, cell: Cell, progress: bool = True) -> CellOutcome:
         """Explain and score every example of ``cell``, chunk by chunk, recording the rows.
 
-        With a ``distributed`` backend (``--xb-ray``) the first call runs every cell of the run on
-        it and later calls return their cell's outcome (the rows are in ``record`` already)."""
-        if self.distributed is not None and cell.id not in self._distributed_outcomes:
-            self._distributed_outcomes.update(self.distributed.run(self, self.cells(), progress=progress))
-        if cell.id in self._distributed_outcomes:
-            return self._distributed_outcomes[cell.id]
+        With a ``distributed`` backend (``--xb-ray``) or a ``budgeted`` run (``--xb-budget``,
+        ``--xb-ci-target``) the first call runs every cell of the run that way and later calls
+        return their cell's outcome (the rows are in ``record`` already)."""
+        backend = self.distributed if self.distributed is not None else self.budgeted
+        if backend is not None and cell.id not in self._run_ahead:
+            self._run_ahead.update(backend.run(self, self.cells(), progress=progress))
+        if cell.id in self._run_ahead:
+            return self._run_ahead[cell.id]
         started = time.perf_counter()
         prepared = self._prepare(cell)
         outcome = CellOutcome(cell, [], prepared.examples.ids)

@@ -64,12 +64,13 @@ def machine(torch_threads=None, threads_option: int | None = None) -> dict:
 
 
 def collect(config: dict, rootdir: str, models: dict, datasets: dict, started: float,
-            torch_threads=None, cluster: dict | None = None) -> dict:
+            torch_threads=None, cluster: dict | None = None, budget: dict | None = None) -> dict:
     """provenance.json. ``model_seeds``: the model seeds of the run (``model_seeds`` below). The engine
     options: ``machine`` has the threads used and asked for, ``engine``
     the weight dtype and compile setting (each model's entry records the ones it ran with too).
     ``torch_threads``: the count the workers computed with (see ``machine``). ``cluster``: the Ray
-    cluster of a ``--xb-ray`` run (Ray version, address, nodes, CPUs, GPUs, workers), else None."""
+    cluster of a ``--xb-ray`` run (Ray version, address, nodes, CPUs, GPUs, workers), else None.
+    ``budget``: the rounds and stop reason of an ``--xb-budget`` / ``--xb-ci-target`` run, else None."""
     return {
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "wall_seconds": round(time.time() - started, 3),
@@ -83,6 +84,7 @@ def collect(config: dict, rootdir: str, models: dict, datasets: dict, started: f
         "datasets": datasets,
         "model_seeds": model_seeds(config),
         "cluster": cluster,
+        "budget": budget,
     }
 
 

@@ -103,7 +103,8 @@ def write_run(run, models: dict | None = None) -> str:
     (staging / "leaderboard.tex").write_text(leaderboard.leaderboard_latex(summary, ranks), encoding="utf-8")
     atomic_write_json(staging / "provenance.json",
                       provenance.collect(cfg.to_dict(), str(root), run.model_info, run.dataset_info, run.started,
-                                         torch_threads=run.torch_threads, cluster=getattr(run, "cluster", None)))
+                                         torch_threads=run.torch_threads, cluster=getattr(run, "cluster", None),
+                                         budget=getattr(run, "budget", None)))
     quantities = task_quantities(run.attribution_rows, run.model_info)
     curve_pictures = figures.curve_figures(curves, staging / "figures", quantities=quantities, seed=cfg.seed)
     rank_png = figures.rank_figure(ranks, staging / "figures")
@@ -124,7 +125,7 @@ def write_run(run, models: dict | None = None) -> str:
                  leaderboard_note=leaderboard.NOTE,
                  plain_tables=_agreement_table(agreement) + seed_tables + scaling_tables,
                  legend=reporting.LEGEND, reading=RANKS_READING,
-                 notes=[removal_text.replace("`", ""),
+                 notes=[*_budget_note(run), removal_text.replace("`", ""),
                         *removal_agreement.disagreements(agreement),
                         *([model_seeds.explanation(seed_k, seeds_separate)] if seed_tables else []),
                         *(line.removeprefix("- ") for line in _truncation_lines(run.attribution_rows, escape=str))])
@@ -258,6 +259,10 @@ def _removal_sentence(rules: list[str]) -> str:
 
 def _markdown(cfg, summary, cost, ranks, friedman_text, run, agreement_md: str = "") -> str:
     lines = [f"## xaibench results — profile `{cfg.profile}`, seed {cfg.seed}\n"]
+    if getattr(run, "budget", None):
+        from xaibench.harness.budget import budget_markdown
+
+        lines.append(budget_markdown(run.budget) + "\n")
     sentence = _removal_sentence(removal_agreement.headline_removal(summary, cfg.metric_params))
     if sentence:
         lines.append(sentence + "\n")
@@ -288,6 +293,15 @@ def _markdown(cfg, summary, cost, ranks, friedman_text, run, agreement_md: str =
             for metric, err in o["metric_errors"].items():
                 lines.append(f"- {cell} / {reporting.md_escape(metric)}: {reporting.md_escape(err)}")
     return reporting.wrap_prose("\n".join(lines)) + "\n"
+
+
+def _budget_note(run) -> list[str]:
+    """The budgeted run's sentence for the HTML page (plain text: the page escapes it)."""
+    if not getattr(run, "budget", None):
+        return []
+    from xaibench.harness.budget import budget_markdown
+
+    return [budget_markdown(run.budget).split("\n")[0].replace("**", "").replace("`", "")]
 
 
 def _truncation_lines(attribution_rows: list[dict], escape=reporting.md_escape) -> list[str]:
