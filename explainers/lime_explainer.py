@@ -5,6 +5,7 @@ import numpy as np
 
 from xaibench.core import registry
 from xaibench.core.units import keep_units, normalize_space, split_units
+from xaibench.explainers._convergence import StableTopK, weighted_ridge
 from xaibench.explainers._lockstep import output_answers, run_lockstep
 from xaibench.explainers.base import ExplainBatch, Explainer
 
@@ -36,8 +37,20 @@ class Lime(Explainer):
         identical perturbations are evaluated once, so ``n_forward`` can be lower.
     kernel_width: float, default 25 (LIME's default).
     seed: int, default 0 (per-example seed from (seed, "lime", text)). output: see ``Explainer``.
+    converge_top_k: int or None, default None (off). Opt-in convergence mode: samples are drawn
+        in rounds of ``converge_step`` and LIME's linear model refitted after each; sampling stops
+        once the ``converge_top_k`` top-scored units have been the same set for
+        ``converge_patience`` consecutive rounds, or at ``n_samples`` (then the cap). The samples
+        follow LIME's scheme (a uniform number of units removed, which ones uniformly; the same
+        kernel and ``Ridge(alpha=1)`` fit, through ``lime.lime_base.LimeBase``) but are drawn round by
+        round, so the result differs from the fixed-budget one by sampling noise, not by method.
+        ``metadata``: ``lime_samples`` (perturbations used), ``lime_converged`` (False: stopped
+        at the cap) and ``lime_stderr`` (each coefficient's HC0 sandwich standard error, same units
+        as the score; ``_convergence.weighted_ridge``).
+    converge_step: int, default 100. converge_patience: int, default 2.
 
-    All perturbed texts of all examples go through the batched engine in one call.
+    All perturbed texts of all examples go through the batched engine in one call (in convergence
+    mode: one call per round, every example still sampling in it).
     """
 
     name = "lime"
@@ -47,10 +60,14 @@ class Lime(Explainer):
     deterministic = False
 
     def __init__(self, *, n_samples: int = 1000, kernel_width: float = 25.0, seed: int = 0,
-                 output: str | None = None) -> None:
+                 output: str | None = None, converge_top_k: int | None = None, converge_step: int = 100,
+                 converge_patience: int = 2) -> None:
         super().__init__(seed=seed, output=output)
         self.n_samples = n_samples
         self.kernel_width = kernel_width
+        self.converge_top_k = converge_top_k
+        self.converge_step = converge_step
+        self.converge_patience = converge_patience
 
     def check_params(self) -> None:
         if isinstance(self.n_samples, bool) or not isinstance(self.n_samples, int) or self.n_samples < 2:
@@ -58,6 +75,11 @@ class Lime(Explainer):
         if isinstance(self.kernel_width, bool) or not isinstance(self.kernel_width, (int, float)) \
                 or not self.kernel_width > 0:
             raise ValueError(f"kernel_width must be a number > 0, got {self.kernel_width!r}")
+        if self.converge_top_k is not None:
+            StableTopK(self.converge_top_k, self.converge_patience)  # raises on a bad k or patience
+            if isinstance(self.converge_step, bool) or not isinstance(self.converge_step, int) \
+                    or self.converge_step < 1:
+                raise ValueError(f"converge_step must be an int >= 1, got {self.converge_step!r}")
 
     def _attribute(self, model, batch: ExplainBatch) -> list[np.ndarray]:
         jobs = [self._job(model, batch, i) for i in range(len(batch))]
@@ -65,6 +87,8 @@ class Lime(Explainer):
                             progress=batch.progress, desc="lime")
 
     def _job(self, model, batch: ExplainBatch, i: int):
+        if self.converge_top_k is not None:
+            return self._converging_job(model, batch, i)
         from lime.lime_text import LimeTextExplainer
 
         text, units, target, seed = batch.texts[i], batch.units[i], int(batch.targets[i]), batch.seeds[i]
@@ -99,6 +123,65 @@ class Lime(Explainer):
             return scores
 
         return run
+
+    def _converging_job(self, model, batch: ExplainBatch, i: int):
+        from lime.lime_base import LimeBase
+        from sklearn.metrics.pairwise import pairwise_distances
+
+        text, units, target, seed = batch.texts[i], batch.units[i], int(batch.targets[i]), batch.seeds[i]
+        edits = model.edits(text)
+        d = len(units)
+        width = float(self.kernel_width)
+
+        def kernel(distances):  # LimeTextExplainer's kernel on its cosine distance x 100
+            return np.sqrt(np.exp(-(distances ** 2) / width ** 2))
+
+        def run(ask) -> np.ndarray:
+            rng = np.random.RandomState(seed)
+            rows, ys, seen = [np.ones(d)], [], {}
+            ys.extend(np.asarray(ask(([text], target)), dtype=np.float64).tolist())
+            stable = StableTopK(self.converge_top_k, self.converge_patience)
+            converged = False
+            while len(rows) < self.n_samples:
+                new_rows = []
+                for _ in range(min(self.converge_step, self.n_samples - len(rows))):
+                    row = np.ones(d)
+                    row[rng.choice(d, rng.randint(1, d + 1), replace=False)] = 0
+                    new_rows.append(row)
+                # Identical perturbations are asked once (short texts repeat many).
+                kept = [tuple(np.flatnonzero(r)) for r in new_rows]
+                fresh = [k for k in dict.fromkeys(kept) if k not in seen]
+                if fresh:
+                    answers = np.asarray(ask(([edits.only(k) for k in fresh], target)), dtype=np.float64)
+                    seen.update(zip(fresh, answers.tolist()))
+                rows.extend(new_rows)
+                ys.extend(seen[k] for k in kept)
+                scores, r2, intercept = self._fit(LimeBase, pairwise_distances, kernel, rows, ys, seed)
+                if stable.update(scores):
+                    converged = True
+                    break
+            X = np.asarray(rows)
+            distances = pairwise_distances(X, X[:1], metric="cosine").ravel() * 100
+            _, _, stderr = weighted_ridge(X, np.asarray(ys), kernel(distances))
+            meta = batch.metadata[i]
+            meta.update(lime_r2=r2, lime_intercept=intercept, lime_samples=len(rows),
+                        lime_converged=converged, lime_stderr=[float(x) for x in stderr])
+            return scores
+
+        return run
+
+    @staticmethod
+    def _fit(LimeBase, pairwise_distances, kernel, rows, ys, seed):
+        """LIME's own fit (``LimeBase.explain_instance_with_data``) on the samples so far:
+        (scores by unit, weighted R², intercept)."""
+        X = np.asarray(rows)
+        distances = pairwise_distances(X, X[:1], metric="cosine").ravel() * 100
+        intercept, local_exp, r2, _ = LimeBase(kernel, random_state=seed).explain_instance_with_data(
+            X, np.asarray(ys)[:, None], distances, 0, X.shape[1], feature_selection="none")
+        scores = np.zeros(X.shape[1])
+        for feature, weight in local_exp:
+            scores[feature] = weight
+        return scores, float(r2), float(intercept)
 
 
 def as_edit(edits, units, perturbed: str):

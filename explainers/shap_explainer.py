@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from xaibench.core import registry
+from xaibench.explainers._convergence import StableTopK
 from xaibench.explainers._lockstep import output_answers, run_lockstep
 from xaibench.explainers.base import ExplainBatch, Explainer
 
@@ -56,6 +57,19 @@ class Shap(Explainer):
         example from (seed, "shap", text) and restored afterwards. output: see ``Explainer``.
 
     A text of one unit has no tree to partition: its score is f(x) - f("") (its exact Shapley value).
+
+    converge_top_k: int or None, default None (off). Opt-in convergence mode: Partition runs with
+        ``converge_start`` evaluations, then doubles them up to ``max_evals``, and stops once the
+        ``converge_top_k`` top-scored units have been the same set for ``converge_patience``
+        consecutive rounds. Every coalition already evaluated for the text is answered from the
+        text's table, never by the model again, so a round costs only the coalitions it adds
+        (Partition with a larger budget refines the same tree: most of its coalitions are the
+        smaller run's). Partition is deterministic: its error is the truncation of the tree, not
+        sampling, so there is no standard error; ``metadata["shap_last_change"]`` is the largest
+        change of any unit's value in the last round (units of f) as the estimate of what further
+        evaluations would move. Also ``shap_evals`` (distinct coalitions evaluated) and
+        ``shap_converged`` (False: stopped at ``max_evals``).
+    converge_start: int, default 64. converge_patience: int, default 1.
     """
 
     name = "shap"
@@ -65,14 +79,23 @@ class Shap(Explainer):
     deterministic = False
 
     def __init__(self, *, max_evals: int = 500, batch_size: int | str = "auto", seed: int = 0,
-                 output: str | None = None) -> None:
+                 output: str | None = None, converge_top_k: int | None = None, converge_start: int = 64,
+                 converge_patience: int = 1) -> None:
         super().__init__(seed=seed, output=output)
         self.max_evals = max_evals
         self.batch_size = batch_size
+        self.converge_top_k = converge_top_k
+        self.converge_start = converge_start
+        self.converge_patience = converge_patience
 
     def check_params(self) -> None:
         if isinstance(self.max_evals, bool) or not isinstance(self.max_evals, int) or self.max_evals < 3:
             raise ValueError(f"max_evals must be an int >= 3, got {self.max_evals!r}")
+        if self.converge_top_k is not None:
+            StableTopK(self.converge_top_k, self.converge_patience)  # raises on a bad k or patience
+            if isinstance(self.converge_start, bool) or not isinstance(self.converge_start, int) \
+                    or self.converge_start < 3:
+                raise ValueError(f"converge_start must be an int >= 3, got {self.converge_start!r}")
 
     def _attribute(self, model, batch: ExplainBatch) -> list[np.ndarray]:
         jobs = [self._job(model, batch, i) for i in range(len(batch))]
@@ -85,12 +108,22 @@ class Shap(Explainer):
         text, units, target, seed = batch.texts[i], batch.units[i], int(batch.targets[i]), batch.seeds[i]
         edits = model.edits(text)  # token-id edits where exact (xaibench.modeling.edits)
 
+        converging = self.converge_top_k is not None
+        answered: dict[tuple, float] = {}  # coalition (removed units) -> f, for this text's rounds
+
         def run(ask) -> np.ndarray:
             def f(kept_ids) -> np.ndarray:
                 # One row per coalition: unit positions, -1 where shap removed the unit.
                 rows = np.asarray(kept_ids).reshape(-1, len(units))
-                inputs = [edits.without(np.flatnonzero(row < 0)) for row in rows]
-                return np.asarray(ask((inputs, target)), dtype=np.float64)
+                if not converging:
+                    inputs = [edits.without(np.flatnonzero(row < 0)) for row in rows]
+                    return np.asarray(ask((inputs, target)), dtype=np.float64)
+                keys = [tuple(np.flatnonzero(row < 0)) for row in rows]
+                fresh = [k for k in dict.fromkeys(keys) if k not in answered]
+                if fresh:
+                    values = np.asarray(ask(([edits.without(k) for k in fresh], target)), dtype=np.float64)
+                    answered.update(zip(fresh, values.tolist()))
+                return np.array([answered[k] for k in keys])
 
             if len(units) == 1:
                 full, empty = f(np.array([[0], [-1]]))
@@ -98,9 +131,31 @@ class Shap(Explainer):
                 return np.array([full - empty])
             masker = shap.maskers.Text(UnitTokenizer(model), collapse_mask_token=False, output_type="token_ids")
             explainer = shap.Explainer(f, masker, algorithm="partition", seed=seed)
-            explanation = explainer([text], max_evals=self.max_evals, batch_size=self.batch_size, silent=True)
-            values = np.asarray(explanation.values[0], dtype=np.float64).reshape(-1)
-            batch.metadata[i]["shap_base_value"] = float(np.asarray(explanation.base_values).reshape(-1)[0])
+
+            def partition(max_evals: int):
+                if converging:  # Partition breaks priority ties with np.random: the same draws every round
+                    np.random.seed(seed % 2**32)
+                explanation = explainer([text], max_evals=max_evals, batch_size=self.batch_size, silent=True)
+                return (np.asarray(explanation.values[0], dtype=np.float64).reshape(-1),
+                        float(np.asarray(explanation.base_values).reshape(-1)[0]))
+
+            if not converging:
+                values, base = partition(self.max_evals)
+            else:
+                stable = StableTopK(self.converge_top_k, self.converge_patience)
+                budget, previous, converged = min(self.converge_start, self.max_evals), None, False
+                while True:
+                    values, base = partition(budget)
+                    change = None if previous is None else float(np.max(np.abs(values - previous)))
+                    if stable.update(values):
+                        converged = True
+                        break
+                    if budget >= self.max_evals:
+                        break
+                    previous, budget = values, min(2 * budget, self.max_evals)
+                batch.metadata[i].update(shap_evals=len(answered), shap_converged=converged,
+                                         shap_last_change=change)
+            batch.metadata[i]["shap_base_value"] = base
             return values
 
         return run

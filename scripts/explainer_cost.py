@@ -36,7 +36,9 @@ def measure(model, texts: list[str], targets: list[int], names: list[str], seed:
             "forwards/example": model.n_forward / len(texts),
             "backwards/example": model.n_backward / len(texts),
             "ms/example": 1000 * seconds / len(texts),
-            "peak_mem_MB": attrs[0].cost["peak_mem_bytes"] / 2**20,
+            # CUDA only: torch keeps no CPU peak (Explainer.explain), so NaN there, not 0.
+            "peak_mem_MB": (float("nan") if attrs[0].cost["peak_mem_bytes"] is None
+                            else attrs[0].cost["peak_mem_bytes"] / 2**20),
         })
     return pd.DataFrame(rows)
 

@@ -115,6 +115,10 @@ def test_a_spent_budget_ends_the_run_and_the_folder_says_why(tiny_model, tmp_pat
     assert "**Budgeted run**" in summary and "time budget would not fit another round" in summary
     assert "`--xb-n 16` reruns the same examples" in summary
     assert len(pd.read_parquet(f"{out}/per_example.parquet")["example_id"].unique()) == 16
+    with open(f"{out}/report.html", encoding="utf-8") as fh:
+        page = fh.read()
+    # Seen before any table: the subtitle names the examples reached and the stop reason.
+    assert page.index("budgeted run: 16 examples per task, stopped because the time budget") < page.index("<table")
 
 
 def test_a_rerun_reads_every_round_from_the_cache(tiny_model, tmp_path):
@@ -164,3 +168,13 @@ def test_budget_markdown_lists_every_round():
                                         "widest": "x / y / a", "rankings": 4, "rankings_resolved": 3}]})
     assert "budget 15.0 min" in text and "stopped after 2 rounds" in text and "96 examples per task" in text
     assert "| 2 | 96 | 700 | ±0.08 | 3/4 |" in text
+    assert "overran" not in text
+
+
+def test_budget_markdown_says_when_the_first_round_overran():
+    text = budget_markdown({"budget_seconds": 60, "ci_target": None, "max_n": None, "stopped_because": "budget",
+                            "stop_reason": "the time budget would not fit another round", "seconds": 150,
+                            "examples_per_task": {"a": 16},
+                            "rounds": [{"examples_per_task": 16, "seconds": 150, "widest_half_width": 0.2,
+                                        "widest": "x / y / a", "rankings": 4, "rankings_resolved": 1}]})
+    assert "overran the budget by 90 s" in text and "the first round alone took 2.5 min" in text

@@ -30,15 +30,14 @@ widest interval, resolved rankings) and the stop reason.
 """
 from __future__ import annotations
 
-import math
-import re
 import time
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
-from xaibench.core.errors import OptionError
+from xaibench.harness.validation import parse_ci_target, parse_duration  # noqa: F401 (re-exported)
+from xaibench.report.budget_text import budget_markdown  # noqa: F401 (re-exported)
 
 STOP_REASONS = {
     "ci_target": "every interval is within the CI target",
@@ -47,38 +46,6 @@ STOP_REASONS = {
     "budget": "the time budget would not fit another round",
 }
 GROWTH = 2.0
-
-
-def parse_duration(value) -> float | None:
-    """Seconds of a duration: ``90s``, ``15m``, ``1.5h``, ``1h30m``, or a plain number of seconds
-    (None: not given). Raises ``OptionError`` naming ``--xb-budget`` otherwise."""
-    if value is None or value == "":
-        return None
-    text = str(value).strip().lower().replace(" ", "")
-    units = {"s": 1.0, "m": 60.0, "h": 3600.0}
-    if re.fullmatch(r"[0-9]*\.?[0-9]+", text):
-        seconds = float(text)
-    else:
-        parts = re.findall(r"([0-9]*\.?[0-9]+)([smh])", text)
-        if not parts or "".join(n + u for n, u in parts) != text:
-            raise OptionError(f"--xb-budget must be a duration such as 15m, 90s, 1.5h or 1h30m; got {value!r}")
-        seconds = sum(float(n) * units[u] for n, u in parts)
-    if seconds <= 0:
-        raise OptionError(f"--xb-budget must be a positive duration; got {value!r}")
-    return seconds
-
-
-def parse_ci_target(value) -> float | None:
-    """``--xb-ci-target``: a positive half-width (None: not given)."""
-    if value is None or value == "":
-        return None
-    try:
-        target = float(value)
-    except (TypeError, ValueError):
-        raise OptionError(f"--xb-ci-target must be a positive number (a CI half-width); got {value!r}") from None
-    if not math.isfinite(target) or target <= 0:
-        raise OptionError(f"--xb-ci-target must be a positive number (a CI half-width); got {value!r}")
-    return target
 
 
 @dataclass
@@ -228,43 +195,3 @@ def _trim_dataset_info(session, prepared: dict, cells: list, reached: dict) -> N
         used = prepared[cell.id].examples.ranked(session.config.seed, reached[name])
         info.update({"n": len(used), "fingerprint": used.fingerprint(), "n_available": info.get("n"),
                      "budget_trimmed": True})
-
-
-def budget_markdown(report: dict) -> str:
-    """The summary.md paragraph of a budgeted run: what was asked, why it stopped, what it reached,
-    and one line per round."""
-    asked = []
-    if report.get("budget_seconds") is not None:
-        asked.append(f"budget {_duration(report['budget_seconds'])}")
-    if report.get("ci_target") is not None:
-        asked.append(f"CI target ±{report['ci_target']:g}")
-    if report.get("max_n") is not None:
-        asked.append(f"at most {report['max_n']} examples per task")
-    reached = report.get("examples_per_task", {})
-    counts = sorted(set(reached.values()))
-    n_text = (f"{counts[0]} examples per task (`--xb-n {counts[0]}` reruns the same examples)" if len(counts) == 1
-              else "examples per task: " + ", ".join(f"{k} {v}" for k, v in reached.items()))
-    rounds = report.get("rounds", [])
-    last = rounds[-1] if rounds else {}
-    lines = [f"**Budgeted run** ({', '.join(asked)}): stopped after {len(rounds)} round"
-             f"{'s' if len(rounds) != 1 else ''} because {report['stop_reason']}; {n_text}; "
-             f"{_duration(report.get('seconds', 0))} of explaining and scoring."]
-    if last.get("widest_half_width") is not None:
-        lines[0] += (f" Widest 95% CI half-width ±{last['widest_half_width']:.3g} ({last['widest']}); "
-                     f"{last['rankings_resolved']} of {last['rankings']} rankings have a significant leader.")
-    lines += ["", "| round | examples per task | seconds | widest CI half-width | rankings resolved |",
-              "|---:|---:|---:|---:|---:|"]
-    for k, r in enumerate(rounds, 1):
-        widest = "" if r.get("widest_half_width") is None else f"±{r['widest_half_width']:.3g}"
-        lines.append(f"| {k} | {r['examples_per_task']} | {r['seconds']:.0f} | {widest} | "
-                     f"{r['rankings_resolved']}/{r['rankings']} |")
-    return "\n".join(lines)
-
-
-def _duration(seconds: float) -> str:
-    seconds = float(seconds)
-    if seconds < 120:
-        return f"{seconds:.0f} s"
-    if seconds < 7200:
-        return f"{seconds / 60:.1f} min"
-    return f"{seconds / 3600:.2f} h"

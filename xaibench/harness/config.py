@@ -268,7 +268,7 @@ def resolve(cli: dict, file_options: dict | None = None) -> RunConfig:
     metric_settings = {name: params for name, params in metric_settings.items() if params}
     _apply_param_option(cli.get("param"), settings, metric_settings, metric_names, registry)
 
-    from xaibench.harness.budget import parse_ci_target, parse_duration
+    from xaibench.harness.validation import parse_ci_target, parse_duration
 
     budget_seconds = parse_duration(opts.get("budget"))
     ci_target = parse_ci_target(opts.get("ci_target"))

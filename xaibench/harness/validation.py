@@ -8,6 +8,7 @@ import codecs
 import difflib
 import inspect
 import json
+import math
 import os
 import re
 
@@ -239,3 +240,36 @@ def check_ray(value) -> str | None:
     except ImportError:
         raise OptionError(RAY_MISSING) from None
     return address
+
+
+# ---- budgeted runs (--xb-budget, --xb-ci-target; xaibench.harness.budget) -------------------------
+def parse_duration(value) -> float | None:
+    """Seconds of a duration: ``90s``, ``15m``, ``1.5h``, ``1h30m``, or a plain number of seconds
+    (None: not given). Raises ``OptionError`` naming ``--xb-budget`` otherwise."""
+    if value is None or value == "":
+        return None
+    text = str(value).strip().lower().replace(" ", "")
+    units = {"s": 1.0, "m": 60.0, "h": 3600.0}
+    if re.fullmatch(r"[0-9]*\.?[0-9]+", text):
+        seconds = float(text)
+    else:
+        parts = re.findall(r"([0-9]*\.?[0-9]+)([smh])", text)
+        if not parts or "".join(n + u for n, u in parts) != text:
+            raise OptionError(f"--xb-budget must be a duration such as 15m, 90s, 1.5h or 1h30m; got {value!r}")
+        seconds = sum(float(n) * units[u] for n, u in parts)
+    if seconds <= 0:
+        raise OptionError(f"--xb-budget must be a positive duration; got {value!r}")
+    return seconds
+
+
+def parse_ci_target(value) -> float | None:
+    """``--xb-ci-target``: a positive half-width (None: not given)."""
+    if value is None or value == "":
+        return None
+    try:
+        target = float(value)
+    except (TypeError, ValueError):
+        raise OptionError(f"--xb-ci-target must be a positive number (a CI half-width); got {value!r}") from None
+    if not math.isfinite(target) or target <= 0:
+        raise OptionError(f"--xb-ci-target must be a positive number (a CI half-width); got {value!r}")
+    return target

@@ -116,7 +116,7 @@ def write_run(run, models: dict | None = None) -> str:
     scaling_pictures, scaling_tables = _scaling_sweep(final / scaling_sweep.SWEEP_FOLDER)
     removal_text = _removal_sentence(removal_agreement.headline_removal(summary, cfg.metric_params))
     write_report(staging / "report.html", title=cfg.profile, subtitle=f"profile {cfg.profile}, seed {cfg.seed}, "
-                 f"{time.strftime('%Y-%m-%d %H:%M')}",
+                 f"{_budget_subtitle(run)}{time.strftime('%Y-%m-%d %H:%M')}",
                  summary=summary, cost=cost, ranks=ranks, friedman=friedman_text,
                  attribution_rows=run.attribution_rows, example_rows=example_rows, quantities=quantities,
                  model_info=run.model_info,
@@ -260,7 +260,7 @@ def _removal_sentence(rules: list[str]) -> str:
 def _markdown(cfg, summary, cost, ranks, friedman_text, run, agreement_md: str = "") -> str:
     lines = [f"## xaibench results — profile `{cfg.profile}`, seed {cfg.seed}\n"]
     if getattr(run, "budget", None):
-        from xaibench.harness.budget import budget_markdown
+        from xaibench.report.budget_text import budget_markdown
 
         lines.append(budget_markdown(run.budget) + "\n")
     sentence = _removal_sentence(removal_agreement.headline_removal(summary, cfg.metric_params))
@@ -295,11 +295,22 @@ def _markdown(cfg, summary, cost, ranks, friedman_text, run, agreement_md: str =
     return reporting.wrap_prose("\n".join(lines)) + "\n"
 
 
+def _budget_subtitle(run) -> str:
+    """The page's subtitle part of a budgeted run, so the stop reason is seen before any table
+    (the Notes repeat the full sentence)."""
+    report = getattr(run, "budget", None)
+    if not report:
+        return ""
+    counts = sorted(set(report.get("examples_per_task", {}).values()))
+    reached = f"{counts[0]} examples per task" if len(counts) == 1 else "examples per task: " + ", ".join(map(str, counts))
+    return f"budgeted run: {reached}, stopped because {report['stop_reason']}, "
+
+
 def _budget_note(run) -> list[str]:
     """The budgeted run's sentence for the HTML page (plain text: the page escapes it)."""
     if not getattr(run, "budget", None):
         return []
-    from xaibench.harness.budget import budget_markdown
+    from xaibench.report.budget_text import budget_markdown
 
     return [budget_markdown(run.budget).split("\n")[0].replace("**", "").replace("`", "")]
 
