@@ -156,13 +156,11 @@ class Lime(Explainer):
                     seen.update(zip(fresh, answers.tolist()))
                 rows.extend(new_rows)
                 ys.extend(seen[k] for k in kept)
-                scores, r2, intercept = self._fit(LimeBase, pairwise_distances, kernel, rows, ys, seed)
+                scores, r2, intercept, weights = self._fit(LimeBase, pairwise_distances, kernel, rows, ys, seed)
                 if stable.update(scores):
                     converged = True
                     break
-            X = np.asarray(rows)
-            distances = pairwise_distances(X, X[:1], metric="cosine").ravel() * 100
-            _, _, stderr = weighted_ridge(X, np.asarray(ys), kernel(distances))
+            _, _, stderr = weighted_ridge(np.asarray(rows), np.asarray(ys), weights)
             meta = batch.metadata[i]
             meta.update(lime_r2=r2, lime_intercept=intercept, lime_samples=len(rows),
                         lime_converged=converged, lime_stderr=[float(x) for x in stderr])
@@ -173,7 +171,7 @@ class Lime(Explainer):
     @staticmethod
     def _fit(LimeBase, pairwise_distances, kernel, rows, ys, seed):
         """LIME's own fit (``LimeBase.explain_instance_with_data``) on the samples so far:
-        (scores by unit, weighted R², intercept)."""
+        (scores by unit, weighted R², intercept, the samples' kernel weights)."""
         X = np.asarray(rows)
         distances = pairwise_distances(X, X[:1], metric="cosine").ravel() * 100
         intercept, local_exp, r2, _ = LimeBase(kernel, random_state=seed).explain_instance_with_data(
@@ -181,7 +179,7 @@ class Lime(Explainer):
         scores = np.zeros(X.shape[1])
         for feature, weight in local_exp:
             scores[feature] = weight
-        return scores, float(r2), float(intercept)
+        return scores, float(r2), float(intercept), kernel(distances)
 
 
 def as_edit(edits, units, perturbed: str):

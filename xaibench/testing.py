@@ -1,6 +1,8 @@
 """Tiny randomly initialised models for fast unit tests (never for benchmark numbers)."""
 from __future__ import annotations
 
+import csv
+from pathlib import Path
 from typing import Sequence
 
 import torch
@@ -204,3 +206,18 @@ def tiny_decoder(kind: str = "gpt2", num_labels: int = 2, seed: int = 0, words: 
                              max_position_embeddings=max_length, **common)
         model = LlamaForSequenceClassification(config)
     return Classifier(model, tokenizer, name=f"tiny-{kind}", device=device, max_length=max_length, **options)
+
+
+def save_tiny_task(folder: Path, texts: Sequence[str], ids: Sequence[str] | None = None, **classifier_args) -> Classifier:
+    """A task a subprocess run can load by path: ``tiny_classifier(**classifier_args)`` saved as the
+    model folder ``folder/model`` and ``texts`` as ``folder/reviews.csv`` (columns id, text, label;
+    no id column when ``ids`` is None; labels alternate 0, 1). Returns the model."""
+    model = tiny_classifier(**classifier_args)
+    model.hf_model.save_pretrained(folder / "model")
+    model.tokenizer.save_pretrained(folder / "model")
+    with open(folder / "reviews.csv", "w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["text", "label"] if ids is None else ["id", "text", "label"])
+        for i, text in enumerate(texts):
+            writer.writerow([text, i % 2] if ids is None else [ids[i], text, i % 2])
+    return model

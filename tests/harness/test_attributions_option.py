@@ -3,7 +3,6 @@ the command line next to the built-in explainers and appear in the tables; the m
 re-explain or time them say why they do not apply; a text the file lacks is a failed example."""
 from __future__ import annotations
 
-import csv
 import json
 import os
 import subprocess
@@ -24,17 +23,10 @@ TEXTS = ["the movie was good", "bad phone , never again", "great book", "awful d
 
 @pytest.fixture(scope="module")
 def files(tmp_path_factory):
-    from xaibench.testing import tiny_classifier
+    from xaibench.testing import save_tiny_task
 
     folder = tmp_path_factory.mktemp("attributions")
-    model = tiny_classifier(seed=0)
-    model.hf_model.save_pretrained(folder / "model")
-    model.tokenizer.save_pretrained(folder / "model")
-    with open(folder / "reviews.csv", "w", newline="", encoding="utf-8") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(["id", "text", "label"])
-        for i, text in enumerate(TEXTS):
-            writer.writerow([f"r{i}", text, i % 2])
+    model = save_tiny_task(folder, TEXTS, ids=[f"r{i}" for i in range(len(TEXTS))], seed=0)
     # Occlusion's scores, written as another library would, for all texts but the last.
     lines = [{"text": a.text, "units": a.units, "scores": a.scores.tolist(), "explainer": "outside_occlusion"}
              for a in xb.get_explainer("occlusion").explain(model, TEXTS[:3])]

@@ -2,8 +2,6 @@
 refusal without CUDA."""
 from __future__ import annotations
 
-import csv
-
 import pandas as pd
 import pytest
 import torch
@@ -14,18 +12,11 @@ from xaibench.harness.device_report import NO_CUDA, run_device_report
 
 @pytest.fixture(scope="module")
 def task(tmp_path_factory):
-    from xaibench.testing import tiny_classifier
+    from xaibench.testing import save_tiny_task
 
     folder = tmp_path_factory.mktemp("device")
-    model = tiny_classifier(seed=0)
-    model.hf_model.save_pretrained(folder / "model")
-    model.tokenizer.save_pretrained(folder / "model")
-    with open(folder / "reviews.csv", "w", newline="", encoding="utf-8") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(["text", "label"])
-        for i, text in enumerate(["the movie was good", "bad phone never again", "great book", "awful delivery",
-                                  "nice phone", "poor quality"]):
-            writer.writerow([text, i % 2])
+    save_tiny_task(folder, ["the movie was good", "bad phone never again", "great book", "awful delivery",
+                            "nice phone", "poor quality"], seed=0)
     return folder
 
 

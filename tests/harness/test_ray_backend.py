@@ -7,7 +7,6 @@ Runs go through ``pytest benchmarks/`` in subprocesses on a tiny random BERT sav
 user CSV (nothing to train). Every run uses one torch thread per process, so the values of Ray
 workers and of the serial run are computed alike and compared exactly.
 """
-import csv
 import json
 import os
 import random
@@ -49,19 +48,13 @@ def one_ray_test_at_a_time(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def task_files(tmp_path_factory):
-    from xaibench.testing import tiny_classifier
+    from xaibench.testing import save_tiny_task
 
     folder = tmp_path_factory.mktemp("ray")
-    model = tiny_classifier(num_labels=2, seed=0)
-    model.hf_model.save_pretrained(folder / "model")
-    model.tokenizer.save_pretrained(folder / "model")
     rng = random.Random(0)
-    with open(folder / "reviews.csv", "w", newline="", encoding="utf-8") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(["id", "text", "label"])
-        for i in range(N_EXAMPLES):
-            words = [rng.choice([w for w in WORDS if w != "broken"]) for _ in range(rng.randint(3, 12))]
-            writer.writerow([f"ex{i:03d}", " ".join(words), i % 2])
+    texts = [" ".join(rng.choice([w for w in WORDS if w != "broken"]) for _ in range(rng.randint(3, 12)))
+             for _ in range(N_EXAMPLES)]
+    save_tiny_task(folder, texts, ids=[f"ex{i:03d}" for i in range(N_EXAMPLES)], num_labels=2, seed=0)
     return folder
 
 

@@ -12,7 +12,6 @@ of its own, so the signal never reaches this test process.
 The model is a tiny random BERT saved as a local folder and the data a user CSV, so nothing is
 trained; values are tiny but deterministic, which is all these checks need.
 """
-import csv
 import os
 import random
 import signal
@@ -37,18 +36,12 @@ VALUE_COLUMNS = ["dataset", "explainer", "metric", "example_id", "value", "rando
 @pytest.fixture(scope="module")
 def task_files(tmp_path_factory):
     """A tiny model folder and a user CSV for it."""
-    from xaibench.testing import tiny_classifier
+    from xaibench.testing import save_tiny_task
 
     folder = tmp_path_factory.mktemp("resume")
-    model = tiny_classifier(num_labels=2, seed=0)
-    model.hf_model.save_pretrained(folder / "model")
-    model.tokenizer.save_pretrained(folder / "model")
     rng = random.Random(0)
-    with open(folder / "reviews.csv", "w", newline="", encoding="utf-8") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(["id", "text", "label"])
-        for i in range(N_EXAMPLES):
-            writer.writerow([f"ex{i:03d}", " ".join(rng.choice(WORDS) for _ in range(rng.randint(3, 14))), i % 2])
+    texts = [" ".join(rng.choice(WORDS) for _ in range(rng.randint(3, 14))) for _ in range(N_EXAMPLES)]
+    save_tiny_task(folder, texts, ids=[f"ex{i:03d}" for i in range(N_EXAMPLES)], num_labels=2, seed=0)
     return folder
 
 
