@@ -16,9 +16,9 @@ from xaibench.report.result_files import read_per_example
 METRICS = ["comprehensiveness", "sufficiency", "deletion_auc", "insertion_auc"]
 
 
-def make_session(tiny_model, tmp_path, explainers=("random", "occlusion"), n=6, use_cache=True):
+def make_session(tiny_model, tmp_path, explainers=("random", "occlusion"), n=6, use_cache=True, metrics=METRICS):
     config = RunConfig(profile="smoke", tasks=[Task("reviews-en", "tiny")], explainers={e: {} for e in explainers},
-                       metrics=METRICS, n=n, seed=0, out=str(tmp_path / "run"), use_cache=use_cache)
+                       metrics=list(metrics), n=n, seed=0, out=str(tmp_path / "run"), use_cache=use_cache)
     session = BenchmarkSession(config, cache=ResultCache(tmp_path / "cache", read=use_cache))
     session.use_model("tiny", tiny_model)
     return session
@@ -72,6 +72,39 @@ def test_rerun_reads_the_cache_and_gives_identical_values(tiny_model, tmp_path):
     a = pd.DataFrame(first.per_example)
     b = pd.DataFrame(second.per_example)
     pd.testing.assert_frame_equal(a, b)
+
+
+def test_cached_metric_values_belong_to_the_explanations_they_score(tiny_model, tmp_path):
+    """A run that recomputes the explanations without rescoring a metric (--xb-no-cache with other
+    metrics) must not leave that metric's cached values paired with the new explanations: the
+    runtime a later cached run reports is the runtime of the explanations it reports."""
+    def runtime_vs_cost(session) -> tuple[list, list]:
+        rows = pd.DataFrame(session.per_example)
+        runtime = rows[(rows.explainer == "occlusion") & (rows.metric == "runtime_seconds")]
+        costs = {r["example_id"]: r["cost"]["seconds"] for r in session.record.attribution_rows
+                 if r["explainer"] == "occlusion"}
+        return runtime["value"].tolist(), [costs[e] for e in runtime["example_id"]]
+
+    def session_with(metrics, use_cache):
+        return make_session(tiny_model, tmp_path, explainers=("occlusion",), use_cache=use_cache, metrics=metrics)
+
+    first = session_with(["runtime_seconds", "comprehensiveness"], True)
+    run_all(first)
+    values, costs = runtime_vs_cost(first)
+    assert values == pytest.approx(costs, rel=1e-12)
+    # Recompute the explanations (the cache is written, not read) scoring another metric only.
+    run_all(session_with(["sufficiency"], False))
+    third = session_with(["runtime_seconds", "comprehensiveness"], True)
+    run_all(third)
+    values, costs = runtime_vs_cost(third)
+    assert values == pytest.approx(costs, rel=1e-12), "runtime of the earlier explanations, paired with new ones"
+    assert values != pytest.approx(runtime_vs_cost(first)[0], rel=1e-12), "timings of two computations differ"
+    # A plain rerun still reads everything back: same explanations, same metric values.
+    fourth = session_with(["runtime_seconds", "comprehensiveness"], True)
+    before = tiny_model.n_forward
+    run_all(fourth)
+    assert tiny_model.n_forward == before
+    assert runtime_vs_cost(fourth) == runtime_vs_cost(third)
 
 
 def test_corrupted_cache_entry_is_recomputed(tiny_model, tmp_path):

@@ -109,6 +109,30 @@ def test_friedman_over_tasks_counts_tasks_not_blocks(per_example):
     assert test["n_tasks"] == 2 and test["n_explainers"] == 3 and "p_value" in test
 
 
+def test_an_explainer_on_fewer_tasks_is_left_out_of_the_friedman_test_not_the_tasks():
+    """A sentence generator that exists for 2 of 6 tasks must not cut the test to those 2 tasks."""
+    from xaibench.report.leaderboard import leaderboard, leaderboard_latex, leaderboard_markdown
+
+    per_task = []
+    for t in range(6):
+        explainers = ["good", "mid", "bad", "random"] + (["nl"] if t < 2 else [])
+        for r, e in enumerate(explainers, start=1):
+            per_task.append({"dataset": f"t{t}", "model": "m", "device": "cpu", "explainer": e, "family": "all",
+                             "rank": float(r), "n_metrics": 1})
+    ranks, test = statistics.across_task_ranks(pd.DataFrame(per_task))
+    assert test["n_tasks"] == 6 and test["n_explainers"] == 4 and test["left_out"] == {"nl": 2}
+    assert test["p_value"] < 0.01  # the same order in six tasks; with two tasks it could not be
+    assert dict(zip(ranks["explainer"], ranks["n_tasks"]))["nl"] == 2
+    # The leaderboard marks the average over fewer tasks and says why; so does the LaTeX caption.
+    summary = pd.DataFrame([{"dataset": "t0", "model": "m", "explainer": e, "metric": "comprehensiveness",
+                             "mean": 0.1, "tied_best": False} for e in ranks["explainer"]])
+    table = leaderboard(summary, ranks, ["t0"])
+    assert table.loc["nl", "average rank"].endswith(" ‡") and not table.loc["good", "average rank"].endswith("‡")
+    assert "‡ = ranked on fewer tasks: nl (2 of 6)" in leaderboard_markdown(summary, ranks, ["t0"])
+    tex = leaderboard_latex(summary, ranks, ["t0"])
+    assert "$^\\ddagger$" in tex and "‡" not in tex
+
+
 # ---- circularity -------------------------------------------------------------------------------
 class _LeaveOneOutExplainer:
     name = "my_loo"

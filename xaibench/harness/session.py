@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 import signal
 import time
+import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -315,12 +316,17 @@ class BenchmarkSession:
         chunk_key = key_of("explanations", prepared.model_key, prepared.explainer_key, [(e.id, e.text) for e in chunk])
         shared = Lazy(lambda: self.shared.table(model, prepared.cell.device, prepared.model_key, chunk))
         attributions: list = []
-        computed = self._explain_chunk(model, prepared.explainer, chunk, chunk_key, columns, outcome, shared,
-                                       attributions)
+        computed, made = self._explain_chunk(model, prepared.explainer, chunk, chunk_key, columns, outcome, shared,
+                                             attributions)
+        # Metric values are keyed on the explanations they score, not only on the chunk: a run that
+        # recomputes the explanations (--xb-no-cache, another metric selection) must not pair its
+        # new explanations with a cost or value cached for earlier ones. Entries written before
+        # explanations carried an id keep their old keys.
+        scored_key = chunk_key if made is None else key_of(chunk_key, made)
         # Ground truth / rationales travel on the attributions (xaibench.core.references).
         attributions = with_references(attributions, chunk)
         outcome.attributions.extend(attributions)
-        computed |= self._score_chunk(model, metrics, chunk, chunk_key, attributions, columns, outcome, shared,
+        computed |= self._score_chunk(model, metrics, chunk, scored_key, attributions, columns, outcome, shared,
                                       prepared.circular)
         self._record_examples(model, columns, chunk, shared)
         if computed:
@@ -374,14 +380,19 @@ class BenchmarkSession:
         except Exception:  # the real call reports the failure, with its example
             pass
 
-    def _explain_chunk(self, model, explainer, chunk, chunk_key, columns, outcome, shared, out: list) -> bool:
+    def _explain_chunk(self, model, explainer, chunk, chunk_key, columns, outcome, shared,
+                       out: list) -> tuple[bool, str | None]:
         """Explanations of ``chunk`` (from the cache, or computed and cached), appended to ``out``
-        (None for a failed example; failures go to ``outcome.errors``); returns True when computed."""
+        (None for a failed example; failures go to ``outcome.errors``). Returns whether they were
+        computed here, and the id of this computation of them (stored with them in the cache; None
+        for entries cached before ids existed), which keys the metric values that score them."""
         cached = self.cache.get("explanations", chunk_key)
         if cached is not None:
             attributions = [None if d is None else Attribution.from_dict(d) for d in cached["attributions"]]
             outcome.errors.update(cached.get("errors", {}))
+            made = cached.get("made")
         else:
+            made = uuid.uuid4().hex
             errors = {}
             self._warm_up(model, explainer, chunk[0].text)
             with model.sharing(shared()):
@@ -399,15 +410,17 @@ class BenchmarkSession:
                             errors[e.id] = describe_error(exc)
             outcome.errors.update(errors)
             self.cache.put("explanations", chunk_key, {
-                "attributions": [None if a is None else a.to_dict() for a in attributions], "errors": errors})
+                "attributions": [None if a is None else a.to_dict() for a in attributions], "errors": errors,
+                "made": made})
         self.record.attribution_rows.extend(attribution_row(columns, e.id, a)
                                             for e, a in zip(chunk, attributions) if a is not None)
         out.extend(attributions)
-        return cached is None
+        return cached is None, made
 
     def _score_chunk(self, model, metrics, chunk, chunk_key, attributions, columns, outcome, shared,
                      circular: dict) -> bool:
-        """Every metric's values on ``chunk`` (cached, or computed in one joint pass and cached),
+        """Every metric's values on ``chunk`` (cached under ``chunk_key``, the key of the explanations
+        they score, or computed in one joint pass and cached),
         recorded as rows (``circular``: metric name -> reason or None); returns True when something
         was computed."""
         from xaibench.metrics.evaluation import evaluate_metrics

@@ -256,14 +256,18 @@ def rank_figure(ranks: pd.DataFrame, folder: Path) -> Path | None:
         return None
     import matplotlib
 
-    data = ranks.sort_values("average_rank", kind="stable")
+    # Average ranks over different task sets do not compare, and the CD assumes one: an explainer
+    # that ran on fewer tasks is left off the diagram (and named under it).
+    n = int(ranks["n_tasks"].max())
+    fewer = ranks[ranks["n_tasks"] < n]
+    data = ranks[ranks["n_tasks"] == n].sort_values("average_rank", kind="stable")
     names = [str(e) for e in data["explainer"]]
     values = [float(v) for v in data["average_rank"]]
-    k, n = len(names), int(ranks["n_tasks"].max())
+    k = len(names)
     cd = critical_difference(k, n)
     cliques = cd_cliques(dict(zip(names, values)), cd)
     styles = explainer_styles(names)
-    user_text = names
+    user_text = names + [str(e) for e in fewer["explainer"]]
     families = fonts.font_families(user_text)
     fonts.check_glyphs(user_text, families)
 
@@ -271,7 +275,7 @@ def rank_figure(ranks: pd.DataFrame, folder: Path) -> Path | None:
     row, clique_gap = 0.42, 0.2
     first_row = 0.45 + clique_gap * len(cliques) + 0.25
     rows_needed = max(n_left, k - n_left)
-    bottom = first_row + row * (rows_needed - 1) + 0.3
+    bottom = first_row + row * (rows_needed - 1) + 0.3 + (0.45 if len(fewer) else 0.0)
     low, high = 1.0, float(max(k, 2))
     left_end, right_end = low - 0.35 * (high - low + 1) / 4 - 0.1, high + 0.35 * (high - low + 1) / 4 + 0.1
     with matplotlib.rc_context(_rc(families)):
@@ -309,6 +313,10 @@ def rank_figure(ranks: pd.DataFrame, folder: Path) -> Path | None:
                 ax.plot([x, x], [y - 0.06, y + 0.06], color="black", lw=1.0)
             ax.text(low + cd / 2, y - 0.08, f"CD = {cd:.2f} (Nemenyi, α = 0.05, {n} task(s))", ha="center",
                     va="bottom", fontsize=8)
+        if len(fewer):
+            ax.text((low + high) / 2, bottom - 0.1, "not shown, ranked on fewer tasks: " + ", ".join(
+                f"{e} ({int(t)} of {n})" for e, t in zip(fewer["explainer"], fewer["n_tasks"])),
+                ha="center", va="bottom", fontsize=8, color="0.3")
         top = -1.25 if np.isfinite(cd) else -0.7
         ax.set_xlim(left_end, right_end)
         ax.set_ylim(bottom, top)  # y grows downwards: the axis on top

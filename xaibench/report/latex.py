@@ -26,7 +26,8 @@ _SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": 
             "<": r"\textless{}", ">": r"\textgreater{}", "|": r"\textbar{}",
             # Symbols the tables and captions use, which pdflatex's default encodings lack.
             "·": r"$\cdot$", "×": r"$\times$", "σ": r"$\sigma$", "ŷ": r"$\hat{y}$", "−": "$-$", "≥": r"$\geq$",
-            "ρ": r"$\rho$", "τ": r"$\tau$", "†": r"$^\dagger$", "±": r"$\pm$", "↑": r"$\uparrow$",
+            "ρ": r"$\rho$", "τ": r"$\tau$", "†": r"$^\dagger$", "‡": r"$^\ddagger$", "±": r"$\pm$",
+            "↑": r"$\uparrow$",
             "↓": r"$\downarrow$", "α": r"$\alpha$", "χ": r"$\chi$", "²": r"$^2$", "—": "---", "–": "--",
             "≈": r"$\approx$", "…": r"\ldots{}", "ᵏ": r"$^k$"}
 
@@ -60,7 +61,7 @@ def text_width_pt(text: str) -> float:
             width += 2.3
         elif ch in _WIDE or ch.isupper():
             width += 6.0
-        elif ch in "±↑↓†×·":
+        elif ch in "±↑↓†‡×·":
             width += 6.5
         elif ord(ch) > 0x2E80:  # CJK in a task name (needs a CJK LaTeX setup anyway)
             width += 8.0

@@ -63,6 +63,9 @@ def leaderboard(summary: pd.DataFrame, ranks: pd.DataFrame, tasks: list[str] | N
     table = ranks.rename(columns={"average_rank": "average rank"}).set_index("explainer")
     families = [c for c in table.columns if c not in ("average rank", "n_tasks")]
     out = table[["average rank", *families]].map(lambda v: "" if pd.isna(v) else f"{v:.2f}")
+    if "n_tasks" in table:  # an average over fewer tasks is not comparable with the others': marked
+        fewer = table["n_tasks"] < table["n_tasks"].max()
+        out.loc[fewer, "average rank"] = out.loc[fewer, "average rank"] + " ‡"
     out.columns = ["average rank", *[f"{f.replace('_', ' ')} rank" for f in families]]
     for metric, label, factor in COLUMNS:
         if metrics is not None and metric not in metrics:
@@ -78,9 +81,10 @@ def leaderboard(summary: pd.DataFrame, ranks: pd.DataFrame, tasks: list[str] | N
 
 
 NOTE = ("Ranks: per task, an explainer's mean rank over the task's ranked metrics (per family: over that "
-        "family's), then the mean over tasks; 1 = best. Metric columns: means on the headline tasks; bold = best "
-        "or not significantly different from it (Wilcoxon signed-rank, Holm, α = 0.05); det. = deterministic "
-        "explainer (seed stability does not apply); † = circular pair (not ranked).")
+        "family's), then the mean over tasks; 1 = best; ‡ = ranked on fewer tasks than the others. Metric "
+        "columns: means on the headline tasks; bold = best or not significantly different from it (Wilcoxon "
+        "signed-rank, Holm, α = 0.05); det. = deterministic explainer (seed stability does not apply); "
+        "† = circular pair (not ranked).")
 
 
 def leaderboard_markdown(summary: pd.DataFrame, ranks: pd.DataFrame, tasks: list[str] | None = None) -> str:
@@ -95,12 +99,27 @@ def leaderboard_markdown(summary: pd.DataFrame, ranks: pd.DataFrame, tasks: list
         f"Ranks: average over {n_tasks} task(s) of the per-task mean rank (1 = best; per family: over that "
         f"family's ranked metrics). Metric columns: means on {' / '.join(tasks)}; bold = best or not "
         "significantly different from it (Wilcoxon signed-rank, Holm, α = 0.05); det. = deterministic "
-        "explainer (seed stability does not apply); † = circular pair (not ranked). From summary.csv and "
-        "ranks.csv of this folder.", ""])
+        f"explainer (seed stability does not apply); † = circular pair (not ranked).{fewer_tasks_note(ranks)} "
+        "From summary.csv and ranks.csv of this folder.", ""])
+
+
+def fewer_tasks_note(ranks: pd.DataFrame) -> str:
+    """' ‡ = ranked on fewer tasks: <explainer> (k of N) ...' for explainers that did not run on
+    every task of the run (empty when every explainer did)."""
+    if "n_tasks" not in ranks or ranks.empty:
+        return ""
+    most = int(ranks["n_tasks"].max())
+    fewer = ranks[ranks["n_tasks"] < most]
+    if fewer.empty:
+        return ""
+    names = ", ".join(f"{e} ({int(k)} of {most})" for e, k in zip(fewer["explainer"], fewer["n_tasks"]))
+    return (f" ‡ = ranked on fewer tasks: {names}; that average is over its tasks only, and it is left out of "
+            "the Friedman test and the critical-difference diagram.")
 
 
 _SHORT = {"average rank": "avg.", "faithfulness rank": "faith.", "ground truth rank": "GT",
           "plausibility rank": "plaus.", "stability rank": "stab.", "sanity rank": "sanity", "cost rank": "cost",
+          "diagnostic rank": "diag.", "complexity rank": "compl.",
           "comprehensiveness ↑": "compr. ↑", "seed stability ↑": "seed stab. ↑", "ms / explanation ↓": "ms ↓",
           "perturbation stability ↑": "pert. stab. ↑", "randomization sanity ↑": "rand. sanity ↑"}
 
@@ -135,8 +154,9 @@ def leaderboard_latex(summary: pd.DataFrame, ranks: pd.DataFrame, tasks: list[st
     body = latex.tabular("explainer", [str(i) for i in plain.index], marked.map(tex), plain)
     caption = latex.escape(
         f"Leaderboard. Ranks (avg., per family: faith(fulness), GT = ground truth, plaus(ibility), stab(ility), "
-        f"sanity): average over {int(ranks['n_tasks'].max())} task(s) of the per-task mean rank (1 = best). "
+        f"sanity, diag(nostic), compl(exity)): average over {int(ranks['n_tasks'].max())} task(s) of the per-task "
+        f"mean rank (1 = best). "
         f"Metric columns (compr. = comprehensiveness, seed stab. = seed stability, ms per explanation): "
         f"means on {' / '.join(tasks)}; bold: best or not significantly different from it (Wilcoxon "
-        "signed-rank, Holm, α = 0.05); det.: deterministic explainer.")
+        "signed-rank, Holm, α = 0.05); det.: deterministic explainer." + fewer_tasks_note(ranks))
     return latex.PREAMBLE + latex.table_float(body, caption, "tab:xb:leaderboard")

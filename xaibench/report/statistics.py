@@ -189,7 +189,8 @@ def task_ranks(summary: pd.DataFrame) -> pd.DataFrame:
 def across_task_ranks(per_task: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
     """Average of the per-task ranks (``task_ranks``) per explainer, one column per metric family
     plus ``average_rank`` (all families) and ``n_tasks``; and the Friedman test over tasks as blocks
-    (only tasks where every explainer has an overall rank; k >= 3 explainers, N >= 2 tasks)."""
+    (k >= 3 explainers, N >= 2 tasks; a complete design: ``friedman_blocks``; ``left_out`` names
+    the explainers it leaves out, with the number of tasks each ran on, of ``of_tasks``)."""
     from scipy.stats import friedmanchisquare
 
     from xaibench.metrics.base import FAMILIES
@@ -209,12 +210,26 @@ def across_task_ranks(per_task: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
             means = part.groupby("explainer")["rank"].mean()
             result[family] = result["explainer"].map(means)
     result = result.sort_values("average_rank", kind="stable").reset_index(drop=True)
-    complete = wide.dropna()
-    test = {"n_tasks": int(len(complete)), "n_explainers": int(complete.shape[1])}
+    complete, left_out = friedman_blocks(wide)
+    test = {"n_tasks": int(len(complete)), "n_explainers": int(complete.shape[1]),
+            "left_out": {e: int(wide[e].notna().sum()) for e in left_out}, "of_tasks": int(len(wide))}
     if complete.shape[1] >= 3 and len(complete) >= 2:
         stat, p = friedmanchisquare(*[complete[c].to_numpy() for c in complete.columns])
         test.update({"chi2": float(stat), "p_value": float(p)})
     return result, test
+
+
+def friedman_blocks(wide: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
+    """The complete block design the Friedman test needs, from per-task ranks (rows: tasks,
+    columns: explainers, NaN where an explainer did not run on a task), and the explainers left
+    out of it. An explainer that ran on fewer tasks than the others (a sentence generator that
+    exists for two tasks) is left out, rather than dropping every task it lacks: tasks are the
+    unit of evidence, and cutting six to two would make any difference insignificant. When that
+    leaves fewer than 3 explainers, the tasks where every explainer ran are used instead."""
+    everywhere = [c for c in wide.columns if wide[c].notna().all()]
+    if len(everywhere) >= 3:
+        return wide[everywhere], [c for c in wide.columns if c not in everywhere]
+    return wide.dropna(), []
 
 
 def friedman_ranks(summary: pd.DataFrame) -> tuple[pd.DataFrame, dict]:

@@ -217,8 +217,13 @@ def _friedman_sentence(test: dict) -> str:
     if "chi2" not in test:
         return (f"Friedman test over tasks not applicable ({test.get('n_explainers', 0)} explainers, "
                 f"{test.get('n_tasks', 0)} complete tasks; it needs >= 3 explainers and >= 2 tasks).")
+    left_out = test.get("left_out") or {}
+    without = ("" if not left_out else
+               " (left out, ranked on fewer tasks: " + ", ".join(f"{e}, {k} of {test.get('of_tasks', '?')}"
+                                                             for e, k in left_out.items()) + ")")
     return (f"Friedman test over {test['n_tasks']} tasks (the unit of evidence; a task's metrics are not "
-            f"independent) and {test['n_explainers']} explainers: χ² = {test['chi2']:.2f}, p = {test['p_value']:.3g}.")
+            f"independent) and {test['n_explainers']} explainers{without}: χ² = {test['chi2']:.2f}, "
+            f"p = {test['p_value']:.3g}.")
 
 
 #: What a reader may conclude from the ranks (also in the README).
