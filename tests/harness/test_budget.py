@@ -130,9 +130,9 @@ def test_a_rerun_reads_every_round_from_the_cache(tiny_model, tmp_path):
     original = session._explain_chunk
 
     def counting(model, explainer, chunk, chunk_key, columns, outcome, shared, out):
-        computed = original(model, explainer, chunk, chunk_key, columns, outcome, shared, out)
+        computed, made = original(model, explainer, chunk, chunk_key, columns, outcome, shared, out)
         calls.append(computed)
-        return computed
+        return computed, made
 
     session._explain_chunk = counting
     run(session)
