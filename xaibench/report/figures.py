@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from xaibench.report import fonts
+from xaibench.report import fonts, statistics
 
 # Studentized range statistic / sqrt(2) at alpha = 0.05 for k = 2..10 groups (Demšar 2006, Table 5a).
 _Q05 = {2: 1.960, 3: 2.343, 4: 2.569, 5: 2.728, 6: 2.850, 7: 2.949, 8: 3.031, 9: 3.102, 10: 3.164}
@@ -258,16 +258,15 @@ def rank_figure(ranks: pd.DataFrame, folder: Path) -> Path | None:
 
     # Average ranks over different task sets do not compare, and the CD assumes one: an explainer
     # that ran on fewer tasks is left off the diagram (and named under it).
-    n = int(ranks["n_tasks"].max())
-    fewer = ranks[ranks["n_tasks"] < n]
-    data = ranks[ranks["n_tasks"] == n].sort_values("average_rank", kind="stable")
+    fewer, n = statistics.ranked_on_fewer_tasks(ranks)
+    data = ranks[~ranks["explainer"].astype(str).isin(fewer)].sort_values("average_rank", kind="stable")
     names = [str(e) for e in data["explainer"]]
     values = [float(v) for v in data["average_rank"]]
     k = len(names)
     cd = critical_difference(k, n)
     cliques = cd_cliques(dict(zip(names, values)), cd)
     styles = explainer_styles(names)
-    user_text = names + [str(e) for e in fewer["explainer"]]
+    user_text = names + list(fewer)
     families = fonts.font_families(user_text)
     fonts.check_glyphs(user_text, families)
 
@@ -315,7 +314,7 @@ def rank_figure(ranks: pd.DataFrame, folder: Path) -> Path | None:
                     va="bottom", fontsize=8)
         if len(fewer):
             ax.text((low + high) / 2, bottom - 0.1, "not shown, ranked on fewer tasks: " + ", ".join(
-                f"{e} ({int(t)} of {n})" for e, t in zip(fewer["explainer"], fewer["n_tasks"])),
+                f"{e} ({t} of {n})" for e, t in fewer.items()),
                 ha="center", va="bottom", fontsize=8, color="0.3")
         top = -1.25 if np.isfinite(cd) else -0.7
         ax.set_xlim(left_end, right_end)

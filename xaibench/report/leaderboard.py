@@ -16,6 +16,7 @@ import math
 
 import pandas as pd
 
+from xaibench.report import statistics
 from xaibench.report.tables import _fmt
 
 #: (metric, column label, display factor) shown per headline task.
@@ -63,9 +64,8 @@ def leaderboard(summary: pd.DataFrame, ranks: pd.DataFrame, tasks: list[str] | N
     table = ranks.rename(columns={"average_rank": "average rank"}).set_index("explainer")
     families = [c for c in table.columns if c not in ("average rank", "n_tasks")]
     out = table[["average rank", *families]].map(lambda v: "" if pd.isna(v) else f"{v:.2f}")
-    if "n_tasks" in table:  # an average over fewer tasks is not comparable with the others': marked
-        fewer = table["n_tasks"] < table["n_tasks"].max()
-        out.loc[fewer, "average rank"] = out.loc[fewer, "average rank"] + " ‡"
+    for explainer in statistics.ranked_on_fewer_tasks(ranks)[0]:  # an average over other tasks: marked
+        out.loc[explainer, "average rank"] += " ‡"
     out.columns = ["average rank", *[f"{f.replace('_', ' ')} rank" for f in families]]
     for metric, label, factor in COLUMNS:
         if metrics is not None and metric not in metrics:
@@ -106,13 +106,10 @@ def leaderboard_markdown(summary: pd.DataFrame, ranks: pd.DataFrame, tasks: list
 def fewer_tasks_note(ranks: pd.DataFrame) -> str:
     """' ‡ = ranked on fewer tasks: <explainer> (k of N) ...' for explainers that did not run on
     every task of the run (empty when every explainer did)."""
-    if "n_tasks" not in ranks or ranks.empty:
+    fewer, most = statistics.ranked_on_fewer_tasks(ranks)
+    if not fewer:
         return ""
-    most = int(ranks["n_tasks"].max())
-    fewer = ranks[ranks["n_tasks"] < most]
-    if fewer.empty:
-        return ""
-    names = ", ".join(f"{e} ({int(k)} of {most})" for e, k in zip(fewer["explainer"], fewer["n_tasks"]))
+    names = ", ".join(f"{e} ({k} of {most})" for e, k in fewer.items())
     return (f" ‡ = ranked on fewer tasks: {names}; that average is over its tasks only, and it is left out of "
             "the Friedman test and the critical-difference diagram.")
 

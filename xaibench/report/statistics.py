@@ -219,6 +219,17 @@ def across_task_ranks(per_task: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
     return result, test
 
 
+def ranked_on_fewer_tasks(ranks: pd.DataFrame) -> tuple[dict[str, int], int]:
+    """``({explainer: tasks it was ranked on}, most tasks any explainer was ranked on)`` for the
+    explainers of ``ranks`` (``across_task_ranks``) ranked on fewer tasks than that most; their
+    average ranks are over other tasks, so they are marked and kept off the rank diagram."""
+    if "n_tasks" not in ranks or ranks.empty:
+        return {}, 0
+    most = int(ranks["n_tasks"].max())
+    fewer = ranks[ranks["n_tasks"] < most]
+    return {str(e): int(k) for e, k in zip(fewer["explainer"], fewer["n_tasks"])}, most
+
+
 def friedman_blocks(wide: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
     """The complete block design the Friedman test needs, from per-task ranks (rows: tasks,
     columns: explainers, NaN where an explainer did not run on a task), and the explainers left
